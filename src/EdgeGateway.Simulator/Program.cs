@@ -1,0 +1,2 @@
+// Placeholder entry point; the simulator command line is being written.
+return 0;

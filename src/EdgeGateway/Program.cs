@@ -1,0 +1,2 @@
+// Placeholder entry point; the composition root is being written.
+return 0;
