@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. Installs the real peers the tests need (Debian, as root) or stops
+# with the exact command to run. A test never skips because a peer is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real peers used by the tests: the MQTT broker and its clients, socat and gpsd for serial.
+# Each entry: the command the tests run, then the Debian package that provides it.
+peers=(
+  "mosquitto:mosquitto"
+  "mosquitto_sub:mosquitto-clients"
+  "socat:socat"
+  "gpsd:gpsd"
+  "gpsfake:gpsd-clients"
+)
+missing=()
+for entry in "${peers[@]}"; do
+  cmd="${entry%%:*}"; pkg="${entry##*:}"
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
+    missing+=("$pkg")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  # De-duplicate package names.
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  install_cmd="apt-get install -y ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing test peers: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "test.sh: the tests need: ${missing[*]}" >&2
+    echo "test.sh: run this as root, then run the tests again:" >&2
+    echo "  sudo apt-get update && sudo $install_cmd" >&2
+    exit 3
+  fi
+fi
+# mosquitto lives in /usr/sbin on Debian; make sure the tests find it.
+export PATH="$PATH:/usr/sbin"
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "test.sh: the .NET SDK (see global.json) is required: https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2
+  exit 3
+fi
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+
+dotnet build EdgeGateway.sln -c Debug -nologo -clp:ErrorsOnly
+
+status=0
+dotnet test EdgeGateway.sln -c Debug --no-build -nologo \
+  --logger "trx" --results-directory "$results" \
+  --blame-hang-timeout 5m \
+  -- RunConfiguration.TreatNoTestsAsError=false || status=$?
+
+# One plain summary line over every test assembly.
+passed=0; failed=0; skipped=0
+for trx in "$results"/*.trx; do
+  [ -e "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
+  e=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  skipped=$((skipped + ${t:-0} - ${e:-0}))
+done
+if [ "$passed" -eq 0 ] && [ "$status" -eq 0 ]; then
+  echo "test.sh: no test ran" >&2
+  status=1
+fi
+echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+exit "$status"
