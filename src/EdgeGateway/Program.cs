@@ -1,2 +1,3 @@
-// Placeholder entry point; the composition root is being written.
-return 0;
+using EdgeGateway;
+
+return await GatewayHost.RunAsync(args).ConfigureAwait(false);
