@@ -125,7 +125,8 @@ public sealed record GatewayCommandLine
         if (arg.StartsWith("--", StringComparison.Ordinal))
         {
             var eq = arg.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 0 && !arg.Contains(':', StringComparison.Ordinal))
+            // --Section:Key=value is configuration, not one of ours.
+            if (eq > 0 && !arg.AsSpan(0, eq).Contains(':'))
             {
                 return (arg[..eq], arg[(eq + 1)..]);
             }

@@ -1,0 +1,163 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace EdgeGateway.Tests;
+
+/// <summary>The real daemon process, as a user or systemd sees it.</summary>
+public sealed class DaemonTests : IDisposable
+{
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("eg-daemon-").FullName;
+
+    public void Dispose() => Directory.Delete(_dataDir, recursive: true);
+
+    [Fact]
+    public async Task Simulate_mode_serves_a_connected_drone_with_its_battery_on_the_local_api()
+    {
+        var args = GatewayProcess.IsolatedSimulateArgs(_dataDir, out var port, out _);
+        await using var gateway = GatewayProcess.Start(args);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+
+        JsonElement status = default;
+        await TaskTimeouts.Eventually(() =>
+        {
+            status = TryGetJson(http, "/api/drone/status");
+            return status.ValueKind == JsonValueKind.Object && status.GetProperty("connected").GetBoolean();
+        }, "the simulated drone shows as connected\n" + gateway.Output, TimeSpan.FromSeconds(45));
+
+        Assert.InRange(status.GetProperty("battery").GetInt32(), 1, 100);
+        var health = TryGetJson(http, "/healthz");
+        Assert.Equal("healthy", health.GetProperty("status").GetString());
+    }
+
+    [Theory]
+    [InlineData("--Drones:CommandPort=70000", "Drones:CommandPort")]
+    [InlineData("--Drones:StatePort=abc", "Drones:StatePort")]
+    [InlineData("--Drones:Items:0:Address=not-an-address", "Drones:Items:0:Address")]
+    [InlineData("--Buffer:MaxBytes=-5", "Buffer:MaxBytes")]
+    public async Task An_invalid_configuration_value_stops_the_daemon_with_exit_code_78_naming_the_key(string arg, string key)
+    {
+        await using var gateway = GatewayProcess.Start(["--data-dir", _dataDir, "--urls", $"http://127.0.0.1:{FreePort.Tcp()}", arg]);
+
+        var exit = await gateway.WaitForExitAsync();
+
+        Assert.True(exit == 78, $"exit {exit}\n{gateway.Output}");
+        Assert.Contains("invalid configuration", gateway.Output, StringComparison.Ordinal);
+        Assert.Contains(key, gateway.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_bad_command_line_exits_2_with_usage()
+    {
+        await using var gateway = GatewayProcess.Start(["--drone"]);
+
+        Assert.Equal(2, await gateway.WaitForExitAsync());
+        Assert.Contains("--drone needs a value", gateway.Output, StringComparison.Ordinal);
+        Assert.Contains("Usage: edge-gateway", gateway.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("CommandPort")]
+    [InlineData("StatePort")]
+    public async Task A_drone_port_in_use_stops_the_daemon_with_a_clear_message(string which)
+    {
+        using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var taken = ((IPEndPoint)holder.LocalEndPoint!).Port;
+        var other = FreePort.Udp();
+        var (commandPort, statePort) = which == "CommandPort" ? (taken, other) : (other, taken);
+
+        await using var gateway = GatewayProcess.Start([
+            "--data-dir", _dataDir, "--urls", $"http://127.0.0.1:{FreePort.Tcp()}", "--drone", "127.0.0.1:9",
+            "--Drones:LocalAddress=127.0.0.1", $"--Drones:CommandPort={commandPort}", $"--Drones:StatePort={statePort}"]);
+
+        var exit = await gateway.WaitForExitAsync();
+
+        Assert.True(exit == 69, $"exit {exit}\n{gateway.Output}");
+        Assert.Contains(taken.ToString(System.Globalization.CultureInfo.InvariantCulture), gateway.Output, StringComparison.Ordinal);
+        Assert.Contains($"Drones:{which}", gateway.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_local_api_port_in_use_stops_the_daemon_with_a_clear_message()
+    {
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var taken = ((IPEndPoint)holder.LocalEndpoint).Port;
+
+        await using var gateway = GatewayProcess.Start([
+            "--data-dir", _dataDir, "--urls", $"http://127.0.0.1:{taken}",
+            "--Drones:LocalAddress=127.0.0.1", "--Drones:CommandPort=0", $"--Drones:StatePort={FreePort.Udp()}"]);
+
+        var exit = await gateway.WaitForExitAsync();
+
+        Assert.True(exit == 69, $"exit {exit}\n{gateway.Output}");
+        Assert.Contains("--urls", gateway.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Systemd_receives_ready_watchdog_and_stopping_on_a_real_notify_socket_and_sigterm_exits_cleanly()
+    {
+        var socketPath = Path.Combine(_dataDir, "notify.sock");
+        using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        notify.Bind(new UnixDomainSocketEndPoint(socketPath));
+        var received = new List<string>();
+        using var cts = new CancellationTokenSource();
+        var reader = Task.Run(async () =>
+        {
+            var buffer = new byte[4096];
+            while (!cts.IsCancellationRequested)
+            {
+                var n = await notify.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+                lock (received)
+                {
+                    received.AddRange(Encoding.UTF8.GetString(buffer, 0, n).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+                }
+            }
+        });
+        string[] Received()
+        {
+            lock (received)
+            {
+                return [.. received];
+            }
+        }
+
+        var args = GatewayProcess.IsolatedSimulateArgs(Path.Combine(_dataDir, "d"), out _, out _);
+        await using var gateway = GatewayProcess.Start(args, new Dictionary<string, string>
+        {
+            ["NOTIFY_SOCKET"] = socketPath,
+            ["WATCHDOG_USEC"] = "1000000",
+        });
+
+        await TaskTimeouts.Eventually(() => Received().Contains("READY=1"), "READY=1 arrives\n" + gateway.Output, TimeSpan.FromSeconds(45));
+        await TaskTimeouts.Eventually(() => Received().Count(l => l == "WATCHDOG=1") >= 2, "WATCHDOG=1 arrives repeatedly", TimeSpan.FromSeconds(20));
+        Assert.Contains(Received(), l => l.StartsWith("STATUS=", StringComparison.Ordinal));
+
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        gateway.Signal(GatewayProcess.SigTerm);
+        var exit = await gateway.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        stopwatch.Stop();
+
+        Assert.True(exit == 0, $"exit {exit}\n{gateway.Output}");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(12), $"SIGTERM took {stopwatch.Elapsed}");
+        await TaskTimeouts.Eventually(() => Received().Contains("STOPPING=1"), "STOPPING=1 arrives");
+        Assert.DoesNotContain("Unhandled exception", gateway.Output, StringComparison.Ordinal);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reader).WithTimeout();
+    }
+
+    private static JsonElement TryGetJson(HttpClient http, string path)
+    {
+        try
+        {
+            return http.GetFromJsonAsync<JsonElement>(path).WaitAsync(TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TimeoutException or TaskCanceledException or JsonException)
+        {
+            return default;
+        }
+    }
+}
