@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds a self-contained single-file release: ./publish.sh [RID]   (default linux-arm64)
-# Output: artifacts/publish/RID/ (binary, appsettings.json, unit, install.sh) and artifacts/edge-gateway-RID.tar.gz
+# Output: artifacts/publish/RID/ (binary, appsettings.json, unit, install.sh, README) and a .tar.gz beside it.
+# PUBLISH_OUT=DIR puts the release folder elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")"
 rid="${1:-linux-arm64}"
@@ -8,7 +9,7 @@ case "$rid" in
   linux-arm64|linux-x64|linux-arm|linux-musl-x64|linux-musl-arm64) ;;
   *) echo "publish.sh: unsupported RID '$rid' (use linux-arm64, linux-x64, linux-arm, linux-musl-x64 or linux-musl-arm64)" >&2; exit 2 ;;
 esac
-out="artifacts/publish/$rid"
+out="${PUBLISH_OUT:-artifacts/publish/$rid}"
 rm -rf "$out"
 if ! dotnet publish src/EdgeGateway/EdgeGateway.csproj -c Release -r "$rid" --self-contained true \
     -p:PublishSingleFile=true -p:IncludeNativeLibrariesForSelfExtract=true -p:DebugType=none \
@@ -18,7 +19,10 @@ if ! dotnet publish src/EdgeGateway/EdgeGateway.csproj -c Release -r "$rid" --se
   echo "publish.sh: whose NuGet source does (nuget.org does), or pick a RID it serves (linux-x64 here)." >&2
   exit 1
 fi
+# Only what a device needs: no symbols, no web-asset manifests, no simulator launcher stub.
+rm -f "$out"/*.pdb "$out"/*.staticwebassets.endpoints.json "$out"/EdgeGateway.Simulator.runtimeconfig.json
 cp config/appsettings.json "$out/appsettings.json"
 cp systemd/edge-gateway.service systemd/install.sh README.md "$out/"
-tar -C "artifacts/publish" -czf "artifacts/edge-gateway-$rid.tar.gz" "$rid"
-echo "publish.sh: $out/edge-gateway ($(du -h "$out/edge-gateway" | cut -f1)) and artifacts/edge-gateway-$rid.tar.gz"
+tarball="$(dirname "$out")/edge-gateway-$rid.tar.gz"
+tar -C "$(dirname "$out")" -czf "$tarball" "$(basename "$out")"
+echo "publish.sh: $out/edge-gateway ($(du -h "$out/edge-gateway" | cut -f1)) and $tarball"

@@ -86,7 +86,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return
         [
             "--simulate", "--data-dir", dataDir, "--urls", $"http://127.0.0.1:{httpPort}",
-            $"--Simulator:FirstAddress={droneAddress}", "--Drones:CommandPort=0", $"--Drones:StatePort={FreePort.Udp()}",
+            $"--Simulator:Address={droneAddress}", "--Drones:CommandPort=0", $"--Drones:StatePort={FreePort.Udp()}",
         ];
     }
 

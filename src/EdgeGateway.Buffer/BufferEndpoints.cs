@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using EdgeGateway.Records;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EdgeGateway.Buffer;
+
+/// <summary><c>GET /api/buffer</c> and <c>GET /api/telemetry</c> on the local API.</summary>
+public static class BufferEndpoints
+{
+    public const int MaxLimit = 1000;
+    public const int DefaultLimit = 100;
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DictionaryKeyPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public static IEndpointRouteBuilder MapBufferEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/api/buffer", (HttpContext ctx) =>
+        {
+            var buffer = ctx.RequestServices.GetRequiredService<IRecordBuffer>();
+            if (!buffer.IsReady)
+            {
+                return Error(503, "the record buffer is not running");
+            }
+
+            var s = buffer.GetStatus();
+            return Results.Json(new
+            {
+                success = true,
+                committed_sequence = s.CommittedSequence,
+                oldest_sequence = s.OldestSequence,
+                depth = s.RecordCount,
+                file_bytes = s.FileBytes,
+                max_bytes = s.MaxBytes,
+                intake_queued = s.IntakeQueued,
+                intake_dropped = s.IntakeDropped,
+                evicted = s.EvictedRecords,
+                oldest_unsent = s.OldestUnsent,
+                sinks = s.Sinks.Select(k => new
+                {
+                    name = k.Sink,
+                    cursor = k.Cursor,
+                    lag = k.LagSequences,
+                    backlog = k.BacklogRecords,
+                    oldest_unsent = k.OldestUnsent,
+                    connected = k.Connected,
+                }),
+            }, Json);
+        });
+
+        endpoints.MapGet("/api/telemetry", (HttpContext ctx) =>
+        {
+            var q = ctx.Request.Query;
+            string? stream = null;
+            if (q.TryGetValue("stream", out var sv))
+            {
+                stream = sv.ToString();
+                if (sv.Count != 1 || string.IsNullOrWhiteSpace(stream) || stream.Length > 256)
+                {
+                    return Error(400, "stream must be one non-empty stream name of at most 256 characters, e.g. drone/tello-1/state");
+                }
+            }
+
+            long after = 0;
+            if (q.TryGetValue("after_seq", out var av) &&
+                (av.Count != 1 || !long.TryParse(av.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out after)))
+            {
+                return Error(400, $"after_seq must be a non-negative integer (got \"{av}\")");
+            }
+
+            var limit = DefaultLimit;
+            if (q.TryGetValue("limit", out var lv) &&
+                (lv.Count != 1 || !int.TryParse(lv.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxLimit))
+            {
+                return Error(400, $"limit must be an integer 1..{MaxLimit} (got \"{lv}\")");
+            }
+
+            var buffer = ctx.RequestServices.GetRequiredService<IRecordBuffer>();
+            if (!buffer.IsReady)
+            {
+                return Error(503, "the record buffer is not running");
+            }
+
+            var records = buffer.ReadHistory(stream, after, limit);
+            return Results.Json(new
+            {
+                success = true,
+                stream,
+                after_seq = after,
+                count = records.Count,
+                next_after_seq = records.Count > 0 ? records[^1].Sequence : after,
+                records = records.Select(ToJson),
+            }, Json);
+        });
+
+        return endpoints;
+    }
+
+    private static object ToJson(BufferedRecord r)
+    {
+        JsonElement? payload = null;
+        string? raw = null;
+        try
+        {
+            using var doc = JsonDocument.Parse(r.Payload);
+            payload = doc.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            raw = Convert.ToBase64String(r.Payload.Span);
+        }
+
+        return new
+        {
+            seq = r.Sequence,
+            stream = r.Stream,
+            kind = KindName(r.Kind),
+            wall_clock = r.WallClock,
+            time_source = r.TimeSource switch { TimeSource.Gps => "gps", TimeSource.Ntp => "ntp", _ => "unsynced" },
+            monotonic_ts = r.MonotonicTimestamp,
+            payload,
+            payload_base64 = raw,
+        };
+    }
+
+    private static string KindName(RecordKind kind) => kind switch
+    {
+        RecordKind.DroneState => "drone_state",
+        RecordKind.SensorReading => "sensor_reading",
+        RecordKind.Event => "event",
+        RecordKind.CommandAudit => "command_audit",
+        RecordKind.Gap => "gap",
+        _ => "unknown",
+    };
+
+    private static IResult Error(int status, string message)
+        => Results.Json(new { success = false, error = message }, Json, statusCode: status);
+}

@@ -1,0 +1,697 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using System.Threading.Channels;
+using EdgeGateway.Health;
+using EdgeGateway.Records;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeGateway.Buffer;
+
+/// <summary>
+/// The durable buffer: a bounded intake that never blocks producers, one writer task with group
+/// commit, byte/age budgets with gap records, a committed-sequence watermark, and the sinks' cursors.
+/// </summary>
+public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposable
+{
+    /// <summary>Stream of the buffer's own events (store quarantined …).</summary>
+    public const string EventStream = "gateway/buffer";
+
+    private readonly BufferOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly LoopHeartbeatRegistry? _heartbeats;
+    private readonly Channel<IntakeItem> _intake;
+    private readonly ConcurrentDictionary<string, long> _intakeDropsByStream = new(StringComparer.Ordinal);
+    private readonly List<GapInfo> _pendingGaps = [];
+    private readonly Lock _cursorGate = new();
+    private readonly Dictionary<string, long> _cursors = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, long> _dirtyCursors = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, bool> _sinkConnected = new(StringComparer.OrdinalIgnoreCase);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly long _walLimit;
+    private RecordStore? _store;
+    private Task? _writer;
+    private TaskCompletionSource _commitSignal = NewSignal();
+    private long _committed;
+    private long _intakeQueued;
+    private long _intakeDropped;
+    private long _evicted;
+    private long _storeErrors;
+    private long _lastDropLog;
+    private long _lastFullLog;
+    private long _lastLowDiskLog;
+    private long _lastBatchBytes;
+    private long _fileBytes;
+    private long _oldest;
+    private volatile bool _ready;
+    private int _stopped;
+    private int _disposed;
+    private volatile bool _writerFaulted;
+
+    public RecordBuffer(BufferOptions options, TimeProvider time, ILogger<RecordBuffer> logger,
+        LoopHeartbeatRegistry? heartbeats = null, IMeterFactory? meterFactory = null)
+    {
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _heartbeats = heartbeats;
+        Metrics = new BufferMetrics(meterFactory);
+        _walLimit = Math.Clamp(options.MaxBytes / 10, 256 * 1024, 32L * 1024 * 1024);
+        var mode = options.IntakeFullPolicy == IntakeFullPolicy.DropNewest ? BoundedChannelFullMode.DropWrite : BoundedChannelFullMode.DropOldest;
+        _intake = Channel.CreateBounded<IntakeItem>(
+            new BoundedChannelOptions(options.IntakeCapacity) { FullMode = mode, SingleReader = true, SingleWriter = false },
+            OnIntakeDropped);
+        Metrics.ObserveStore(() => Volatile.Read(ref _fileBytes), BacklogMeasurements, BacklogAgeMeasurements);
+    }
+
+    internal BufferMetrics Metrics { get; }
+
+    public BufferOptions Options => _options;
+
+    public string DatabasePath => _options.DatabasePath;
+
+    public long CommittedSequence => Volatile.Read(ref _committed);
+
+    public bool IsReady => _ready;
+
+    /// <summary>Where a corrupt store was moved at start, if it was.</summary>
+    public string? QuarantinedTo { get; private set; }
+
+    public long IntakeDropped => Interlocked.Read(ref _intakeDropped);
+
+    public long EvictedRecords => Interlocked.Read(ref _evicted);
+
+    /// <summary>Completes at the next commit; forwarders wait on it for live records.</summary>
+    internal Task NextCommit => Volatile.Read(ref _commitSignal).Task;
+
+    internal Action<RecordStore>? StoreOpenedForTests { get; set; }
+
+    /// <summary>Opens the store (bounded work, independent of the backlog) and starts the writer.</summary>
+    public void Start()
+    {
+        if (_store is not null)
+        {
+            return;
+        }
+
+        var store = RecordStore.Open(_options.DatabasePath, _options.IntegrityCheckTimeout, _time, out var report);
+        store.ConfigureWal(_walLimit);
+        StoreOpenedForTests?.Invoke(store);
+        foreach (var (sink, seq) in store.LoadCursors())
+        {
+            _cursors[sink] = seq;
+        }
+
+        _store = store;
+        Volatile.Write(ref _committed, store.LastSequence);
+        Volatile.Write(ref _oldest, store.OldestSequence());
+        Volatile.Write(ref _fileBytes, store.FileBytes());
+        if (report.QuarantinedTo is not null)
+        {
+            QuarantinedTo = report.QuarantinedTo;
+            Metrics.Quarantined.Add(1);
+            BufferLog.Quarantined(_logger, report.QuarantineReason ?? "unknown", report.QuarantinedTo);
+            var payload = JsonSerializer.SerializeToUtf8Bytes(
+                new StoreEventPayload("store_quarantined", report.QuarantineReason ?? "unknown", Path.GetFileName(report.QuarantinedTo)),
+                BufferJson.Context.StoreEventPayload);
+            TryWrite(new TelemetryRecord(EventStream, RecordKind.Event, _time.GetUtcNow(), TimeSource.Unsynced, _time.GetTimestamp(), payload));
+        }
+
+        if (!report.IntegrityCheckCompleted && File.Exists(_options.DatabasePath) && store.LastSequence > 0 && report.QuarantinedTo is null)
+        {
+            BufferLog.IntegrityCheckIncomplete(_logger, (long)_options.IntegrityCheckTimeout.TotalMilliseconds);
+        }
+
+        BufferLog.Ready(_logger, _options.DatabasePath, store.LastSequence, store.FileBytes(), (long)report.OpenDuration.TotalMilliseconds,
+            report.IntegrityCheckCompleted ? "passed" : "time-boxed");
+        var beat = _heartbeats?.Register("buffer-writer", TimeSpan.FromSeconds(30) + _options.MaintenanceInterval);
+        _writer = Task.Run(() => WriterLoopAsync(beat));
+        _ready = true;
+    }
+
+    public bool TryWrite(TelemetryRecord record) => Offer(new IntakeItem(record, null));
+
+    public Task<CommitResult> WriteAsync(TelemetryRecord record, CancellationToken cancellationToken = default)
+    {
+        var done = new TaskCompletionSource<CommitResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!Offer(new IntakeItem(record, done)))
+        {
+            return Task.FromResult(new CommitResult(CommitStatus.Stopped, 0));
+        }
+
+        return cancellationToken.CanBeCanceled ? done.Task.WaitAsync(cancellationToken) : done.Task;
+    }
+
+    private bool Offer(IntakeItem item)
+    {
+        ArgumentNullException.ThrowIfNull(item.Record);
+        if (!_intake.Writer.TryWrite(item))
+        {
+            return false; // completed: stopping
+        }
+
+        Interlocked.Increment(ref _intakeQueued);
+        Metrics.RecordsIn.Add(1);
+        return true;
+    }
+
+    private void OnIntakeDropped(IntakeItem item)
+    {
+        Interlocked.Decrement(ref _intakeQueued);
+        var total = Interlocked.Increment(ref _intakeDropped);
+        _intakeDropsByStream.AddOrUpdate(item.Record.Stream, 1, (_, n) => n + 1);
+        Metrics.IntakeDropped.Add(1);
+        item.Done?.TrySetResult(new CommitResult(CommitStatus.DroppedIntakeFull, 0));
+        if (RateLimit(ref _lastDropLog))
+        {
+            BufferLog.IntakeFull(_logger, total, _options.IntakeFullPolicy);
+        }
+    }
+
+    public async Task WaitForCommittedAsync(long sequence, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var signal = NextCommit;
+            if (CommittedSequence >= sequence)
+            {
+                return;
+            }
+
+            await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // ---- cursors (owned by the forwarders, persisted by the writer) ----
+
+    internal long GetCursor(string sink)
+    {
+        lock (_cursorGate)
+        {
+            return _cursors.TryGetValue(sink, out var c) ? c : 0;
+        }
+    }
+
+    /// <summary>Records the sink's new cursor; persisted with the next commit or maintenance tick.</summary>
+    internal void SetCursor(string sink, long sequence)
+    {
+        lock (_cursorGate)
+        {
+            if (_cursors.TryGetValue(sink, out var c) && c >= sequence)
+            {
+                return;
+            }
+
+            _cursors[sink] = sequence;
+            _dirtyCursors[sink] = sequence;
+        }
+    }
+
+    internal void SetSinkConnected(string sink, bool connected) => _sinkConnected[sink] = connected;
+
+    private Dictionary<string, long>? TakeDirtyCursors()
+    {
+        lock (_cursorGate)
+        {
+            if (_dirtyCursors.Count == 0)
+            {
+                return null;
+            }
+
+            var copy = new Dictionary<string, long>(_dirtyCursors, StringComparer.OrdinalIgnoreCase);
+            _dirtyCursors.Clear();
+            return copy;
+        }
+    }
+
+    private void ReturnDirtyCursors(Dictionary<string, long> cursors)
+    {
+        lock (_cursorGate)
+        {
+            foreach (var (k, v) in cursors)
+            {
+                if (!_dirtyCursors.TryGetValue(k, out var newer) || newer < v)
+                {
+                    _dirtyCursors[k] = v;
+                }
+            }
+        }
+    }
+
+    // ---- the writer ----
+
+    private async Task WriterLoopAsync(LoopHeartbeat? beat)
+    {
+        var reader = _intake.Reader;
+        var batch = new List<IntakeItem>(_options.BatchSize);
+        var lastMaintenance = _time.GetTimestamp();
+        try
+        {
+            while (true)
+            {
+                beat?.Beat();
+                try
+                {
+                    if (!reader.TryPeek(out _))
+                    {
+                        var wait = reader.WaitToReadAsync().AsTask();
+                        var tick = Task.Delay(_options.MaintenanceInterval, _time);
+                        if (await Task.WhenAny(wait, tick).ConfigureAwait(false) == wait && !await wait.ConfigureAwait(false))
+                        {
+                            break; // completed and drained
+                        }
+                    }
+
+                    Drain(reader, batch);
+                    if (batch.Count > 0 && batch.Count < _options.BatchSize && _options.BatchInterval > TimeSpan.Zero && !_stopping.IsCancellationRequested)
+                    {
+                        // Group commit: let companions arrive, one fsync/transaction for all of them.
+                        await Task.Delay(_options.BatchInterval, _time).ConfigureAwait(false);
+                        Drain(reader, batch);
+                    }
+
+                    var maintenanceDue = _time.GetElapsedTime(lastMaintenance) >= _options.MaintenanceInterval;
+                    if (batch.Count > 0 || !_intakeDropsByStream.IsEmpty || _pendingGaps.Count > 0)
+                    {
+                        CommitBatch(batch);
+                    }
+                    else if (maintenanceDue && TakeDirtyCursors() is { } cursors)
+                    {
+                        try
+                        {
+                            _store!.SaveCursors(cursors);
+                        }
+                        catch (Microsoft.Data.Sqlite.SqliteException)
+                        {
+                            ReturnDirtyCursors(cursors);
+                            throw;
+                        }
+                    }
+
+                    EnforceBudget(maintenanceDue);
+                    if (maintenanceDue)
+                    {
+                        lastMaintenance = _time.GetTimestamp();
+                        Volatile.Write(ref _fileBytes, _store!.FileBytes());
+                    }
+                }
+                catch (Exception ex)
+                {
+                    // Classify-log-continue: the records of a failed batch were answered in CommitBatch.
+                    BufferLog.WriterLoopError(_logger, ex);
+                    Interlocked.Increment(ref _storeErrors);
+                    Metrics.StoreErrors.Add(1, new KeyValuePair<string, object?>("kind", "loop"));
+                    foreach (var item in batch)
+                    {
+                        item.Done?.TrySetResult(new CommitResult(CommitStatus.StoreFailed, 0));
+                    }
+
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), _time).ConfigureAwait(false);
+                }
+                finally
+                {
+                    batch.Clear();
+                }
+            }
+
+            // Shutdown: cursors and the last gaps must reach the disk too.
+            if (!_intakeDropsByStream.IsEmpty || _pendingGaps.Count > 0)
+            {
+                CommitBatch(batch);
+            }
+
+            if (TakeDirtyCursors() is { } last)
+            {
+                _store!.SaveCursors(last);
+            }
+        }
+        finally
+        {
+            if (beat is not null)
+            {
+                _heartbeats?.Unregister(beat);
+            }
+        }
+    }
+
+    private void Drain(ChannelReader<IntakeItem> reader, List<IntakeItem> batch)
+    {
+        while (batch.Count < _options.BatchSize && reader.TryRead(out var item))
+        {
+            Interlocked.Decrement(ref _intakeQueued);
+            batch.Add(item);
+        }
+    }
+
+    private void CommitBatch(List<IntakeItem> batch)
+    {
+        var store = _store!;
+        var records = new List<TelemetryRecord>(batch.Count + _pendingGaps.Count + 4);
+        var now = _time.GetUtcNow();
+        var gapCount = 0;
+        foreach (var stream in _intakeDropsByStream.Keys)
+        {
+            if (_intakeDropsByStream.TryRemove(stream, out var n))
+            {
+                _pendingGaps.Add(new GapInfo(stream, null, null, n, EvictionReason.IntakeFull));
+            }
+        }
+
+        foreach (var gap in _pendingGaps)
+        {
+            records.Add(RecordStore.GapRecord(gap, now));
+            gapCount++;
+        }
+
+        var durability = gapCount > 0 ? _options.DurabilityFor(RecordKind.Gap) : Durability.Normal;
+        long bytes = 0;
+        foreach (var item in batch)
+        {
+            records.Add(item.Record);
+            bytes += item.Record.Payload.Length + item.Record.Stream.Length + 40;
+            if (_options.DurabilityFor(item.Record.Kind) == Durability.Full)
+            {
+                durability = Durability.Full;
+            }
+        }
+
+        var cursors = TakeDirtyCursors();
+        var started = _time.GetTimestamp();
+        var status = store.Append(records, durability, cursors, out var first, out var error);
+        if (status == StoreWriteStatus.Full)
+        {
+            var n = Interlocked.Increment(ref _storeErrors);
+            Metrics.StoreErrors.Add(1, new KeyValuePair<string, object?>("kind", "disk_full"));
+            if (RateLimit(ref _lastFullLog))
+            {
+                BufferLog.DiskFull(_logger, records.Count, n, error!);
+            }
+
+            // Make room (a tenth of the store) and try once more.
+            var used = SafeUsedBytes(store);
+            Evict(Math.Max(used / 10, bytes * 2), null, EvictionReason.DiskFull);
+            first = store.LastSequence + 1;
+            status = store.Append(records, durability, cursors, out first, out error);
+        }
+
+        if (status != StoreWriteStatus.Committed)
+        {
+            if (cursors is not null)
+            {
+                ReturnDirtyCursors(cursors);
+            }
+
+            var n = Interlocked.Increment(ref _storeErrors);
+            Metrics.StoreErrors.Add(1, new KeyValuePair<string, object?>("kind", status == StoreWriteStatus.Full ? "disk_full" : "io"));
+            if (RateLimit(ref _lastFullLog))
+            {
+                BufferLog.CommitFailed(_logger, records.Count, n, error!);
+            }
+
+            // Gap records stay pending; the refused records become a gap themselves.
+            foreach (var g in batch.GroupBy(i => i.Record.Stream))
+            {
+                _pendingGaps.Add(new GapInfo(g.Key, null, null, g.Count(), EvictionReason.StoreFailed));
+            }
+
+            foreach (var item in batch)
+            {
+                item.Done?.TrySetResult(new CommitResult(CommitStatus.StoreFailed, 0));
+            }
+
+            return;
+        }
+
+        _pendingGaps.Clear();
+        Interlocked.Exchange(ref _lastBatchBytes, bytes);
+        Metrics.CommitLatency.Record(_time.GetElapsedTime(started).TotalSeconds);
+        Metrics.BatchSize.Record(records.Count);
+        Metrics.Committed.Add(records.Count);
+        PublishCommitted(store.LastSequence);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Done?.TrySetResult(new CommitResult(CommitStatus.Committed, first + gapCount + i));
+        }
+    }
+
+    private void PublishCommitted(long sequence)
+    {
+        Volatile.Write(ref _committed, sequence);
+        Interlocked.Exchange(ref _commitSignal, NewSignal()).TrySetResult();
+    }
+
+    private static long SafeUsedBytes(RecordStore store)
+    {
+        try
+        {
+            return store.UsedBytes();
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException)
+        {
+            return 0;
+        }
+    }
+
+    private void EnforceBudget(bool maintenanceDue)
+    {
+        var store = _store!;
+        if (maintenanceDue)
+        {
+            Evict(0, _time.GetUtcNow() - _options.MaxAge, EvictionReason.Expired);
+        }
+
+        var limit = _options.MaxBytes - _walLimit;
+        var reason = EvictionReason.Budget;
+        var used = store.UsedBytes();
+        if (maintenanceDue && _options.MinFreeDiskBytes > 0 && FreeDiskBytes() is { } free && free < _options.MinFreeDiskBytes)
+        {
+            if (RateLimit(ref _lastLowDiskLog))
+            {
+                BufferLog.LowDisk(_logger, free, _options.MinFreeDiskBytes);
+            }
+
+            var allowed = Math.Max(0, used - (_options.MinFreeDiskBytes - free));
+            if (allowed < limit)
+            {
+                limit = allowed;
+                reason = EvictionReason.MinFreeDisk;
+            }
+        }
+
+        // Leave room for the next batch so the file never has to go over the budget before the next check.
+        var highWater = (long)(limit * 0.95) - Interlocked.Read(ref _lastBatchBytes) * 2;
+        if (used > highWater)
+        {
+            var target = (long)(limit * 0.85) - Interlocked.Read(ref _lastBatchBytes) * 2;
+            Evict(Math.Max(used - target, 4096), null, reason);
+            Volatile.Write(ref _fileBytes, store.FileBytes());
+        }
+    }
+
+    private void Evict(long bytesToFree, DateTimeOffset? expiredBefore, EvictionReason reason)
+    {
+        var store = _store!;
+        var gaps = store.Evict(bytesToFree, expiredBefore, reason, _time.GetUtcNow(), out var evicted);
+        if (evicted == 0)
+        {
+            return;
+        }
+
+        store.Compact();
+        Volatile.Write(ref _oldest, store.OldestSequence());
+        Interlocked.Add(ref _evicted, evicted);
+        Metrics.Evicted.Add(evicted, new KeyValuePair<string, object?>("reason", ReasonTag(reason)));
+        Metrics.Committed.Add(gaps.Count);
+        BufferLog.Evicted(_logger, evicted, reason, store.UsedBytes(), _options.MaxBytes);
+        PublishCommitted(store.LastSequence);
+    }
+
+    internal static string ReasonTag(EvictionReason reason) => reason switch
+    {
+        EvictionReason.Expired => "expired",
+        EvictionReason.Budget => "budget",
+        EvictionReason.MinFreeDisk => "min_free_disk",
+        EvictionReason.DiskFull => "disk_full",
+        EvictionReason.IntakeFull => "intake_full",
+        _ => "store_failed",
+    };
+
+    private long? FreeDiskBytes()
+    {
+        try
+        {
+            return new DriveInfo(Path.GetDirectoryName(_options.DatabasePath)!).AvailableFreeSpace;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    private bool RateLimit(ref long last)
+    {
+        var now = _time.GetTimestamp();
+        var prev = Interlocked.Read(ref last);
+        if (prev != 0 && _time.GetElapsedTime(prev, now) < TimeSpan.FromSeconds(10))
+        {
+            return false;
+        }
+
+        return Interlocked.CompareExchange(ref last, now, prev) == prev;
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // ---- queries (own read connections; never the writer's) ----
+
+    public IReadOnlyList<BufferedRecord> ReadHistory(string? stream, long afterSequence, int limit)
+    {
+        using var conn = RecordStore.OpenReader(_options.DatabasePath);
+        return RecordStore.ReadAfter(conn, afterSequence, long.MaxValue, limit, stream);
+    }
+
+    public BufferStatus GetStatus()
+    {
+        using var conn = RecordStore.OpenReader(_options.DatabasePath);
+        var (oldest, _) = RecordStore.FirstAfter(conn, 0);
+        var count = RecordStore.CountAfter(conn, 0);
+        var committed = CommittedSequence;
+        var sinks = new List<SinkStatus>();
+        KeyValuePair<string, long>[] cursors;
+        lock (_cursorGate)
+        {
+            cursors = [.. _cursors];
+        }
+
+        DateTimeOffset? oldestUnsent = null;
+        foreach (var (sink, cursor) in cursors.OrderBy(c => c.Key, StringComparer.Ordinal))
+        {
+            var (_, wall) = RecordStore.FirstAfter(conn, cursor);
+            var backlog = RecordStore.CountAfter(conn, cursor);
+            sinks.Add(new SinkStatus(sink, cursor, Lag(committed, cursor), backlog, wall, _sinkConnected.TryGetValue(sink, out var c) && c));
+            if (wall is { } w && (oldestUnsent is null || w < oldestUnsent))
+            {
+                oldestUnsent = w;
+            }
+        }
+
+        return new BufferStatus(_ready, committed, oldest, count, Volatile.Read(ref _fileBytes), _options.MaxBytes,
+            Math.Max(0, Interlocked.Read(ref _intakeQueued)), IntakeDropped, EvictedRecords, oldestUnsent, sinks);
+    }
+
+    /// <summary>Sequences between the cursor and the watermark, ignoring those below the oldest stored record.</summary>
+    private long Lag(long committed, long cursor) => Math.Max(0, committed - Math.Max(cursor, Volatile.Read(ref _oldest) - 1));
+
+    private IEnumerable<Measurement<long>> BacklogMeasurements()
+    {
+        var committed = CommittedSequence;
+        lock (_cursorGate)
+        {
+            return [.. _cursors.Select(c => new Measurement<long>(Lag(committed, c.Value), new KeyValuePair<string, object?>("sink", c.Key)))];
+        }
+    }
+
+    private IEnumerable<Measurement<double>> BacklogAgeMeasurements()
+    {
+        if (!_ready)
+        {
+            return [];
+        }
+
+        try
+        {
+            using var conn = RecordStore.OpenReader(_options.DatabasePath);
+            KeyValuePair<string, long>[] cursors;
+            lock (_cursorGate)
+            {
+                cursors = [.. _cursors];
+            }
+
+            var now = _time.GetUtcNow();
+            return [.. cursors.Select(c => new Measurement<double>(
+                RecordStore.FirstAfter(conn, c.Value).WallClock is { } w ? Math.Max(0, (now - w).TotalSeconds) : 0,
+                new KeyValuePair<string, object?>("sink", c.Key)))];
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException)
+        {
+            return [];
+        }
+    }
+
+    public IEnumerable<ComponentHealth> Report()
+    {
+        var details = new Dictionary<string, object?>
+        {
+            ["committed_sequence"] = CommittedSequence,
+            ["file_bytes"] = Volatile.Read(ref _fileBytes),
+            ["intake_dropped"] = IntakeDropped,
+            ["evicted"] = EvictedRecords,
+            ["store_errors"] = Interlocked.Read(ref _storeErrors),
+        };
+        if (!_ready || _writerFaulted || _writer is { IsCompleted: true })
+        {
+            yield return new ComponentHealth("buffer", HealthState.Unhealthy, "record buffer not running", details);
+        }
+        else if (QuarantinedTo is not null)
+        {
+            yield return new ComponentHealth("buffer", HealthState.Degraded, "a corrupt store was quarantined at start", details);
+        }
+        else
+        {
+            yield return new ComponentHealth("buffer", HealthState.Healthy, "record buffer writing", details);
+        }
+    }
+
+    /// <summary>Stops taking records, commits what is queued, saves cursors and closes the store.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
+        _intake.Writer.TryComplete();
+        _stopping.Cancel();
+        _ready = false;
+        if (_writer is not null)
+        {
+            try
+            {
+                await _writer.ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                _writerFaulted = true;
+                BufferLog.WriterLoopError(_logger, ex);
+            }
+        }
+
+        while (_intake.Reader.TryRead(out var left))
+        {
+            left.Done?.TrySetResult(new CommitResult(CommitStatus.Stopped, 0));
+        }
+
+        if (_store is { } store)
+        {
+            BufferLog.Stopped(_logger, store.LastSequence);
+            store.Dispose();
+            _store = null;
+        }
+
+        Interlocked.Exchange(ref _commitSignal, NewSignal()).TrySetResult();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Metrics.Dispose();
+            _stopping.Dispose();
+        }
+    }
+
+    private readonly record struct IntakeItem(TelemetryRecord Record, TaskCompletionSource<CommitResult>? Done);
+}

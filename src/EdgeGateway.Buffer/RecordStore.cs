@@ -1,0 +1,678 @@
+using System.Globalization;
+using EdgeGateway.Records;
+using Microsoft.Data.Sqlite;
+
+namespace EdgeGateway.Buffer;
+
+/// <summary>Why records left the store; the tag on the eviction counter and the reason in gap records.</summary>
+public enum EvictionReason
+{
+    Expired = 0,
+    Budget = 1,
+    MinFreeDisk = 2,
+    DiskFull = 3,
+    IntakeFull = 4,
+    StoreFailed = 5,
+}
+
+/// <summary>Records of one stream that were dropped, as reported in a gap record.</summary>
+internal sealed record GapInfo(string Stream, long? FromSequence, long? ToSequence, long Count, EvictionReason Reason);
+
+internal enum StoreWriteStatus
+{
+    Committed = 0,
+    Full = 1,
+    Failed = 2,
+}
+
+/// <summary>What <see cref="RecordStore.Open"/> found.</summary>
+internal sealed record StoreOpenReport(string? QuarantinedTo, string? QuarantineReason, bool IntegrityCheckCompleted, TimeSpan OpenDuration);
+
+/// <summary>
+/// The SQLite file: schema, the single writer connection with its prepared statements, eviction,
+/// and read helpers for other connections. Only the buffer's writer task calls the write methods.
+/// </summary>
+internal sealed class RecordStore : IDisposable
+{
+    internal const int TelemetryKindsMax = (int)RecordKind.SensorReading;
+    private const int RowOverheadBytes = 40;
+
+    private readonly string _path;
+    private readonly Dictionary<string, long> _streamIds = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, string> _streamNames = [];
+    private SqliteConnection _conn = null!;
+    private SqliteCommand _insert = null!;
+    private SqliteCommand _insertStream = null!;
+    private SqliteCommand _setMeta = null!;
+    private SqliteCommand _setCursor = null!;
+    private Durability _currentSync;
+    private long _pageSize;
+
+    private RecordStore(string path)
+    {
+        _path = path;
+    }
+
+    public string Path => _path;
+
+    public long LastSequence { get; private set; }
+
+    public static string ConnectionString(string path, bool readOnly)
+        => new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
+            Pooling = readOnly,
+            DefaultTimeout = 30,
+        }.ToString();
+
+    /// <summary>
+    /// Opens (or creates) the store. A file that SQLite cannot read as a database, or that fails the
+    /// bounded integrity check, is renamed aside with a UTC time stamp and a fresh store is created.
+    /// </summary>
+    public static RecordStore Open(string path, TimeSpan integrityCheckTimeout, TimeProvider time, out StoreOpenReport report)
+    {
+        var started = time.GetTimestamp();
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        var store = new RecordStore(path);
+        string? movedTo = null;
+        string? reason = null;
+        long recoveredSeq = 0;
+        bool checkCompleted;
+        try
+        {
+            checkCompleted = store.OpenCore(integrityCheckTimeout, floorSequence: 0);
+        }
+        catch (Exception ex) when (ex is StoreCorruptException || (ex is SqliteException se && IsCorruption(se)))
+        {
+            store.CloseConnection();
+            reason = ex.Message;
+            recoveredSeq = TryRecoverLastSequence(path);
+            movedTo = Quarantine(path, time);
+            store = new RecordStore(path);
+            checkCompleted = store.OpenCore(integrityCheckTimeout, floorSequence: recoveredSeq);
+        }
+
+        report = new StoreOpenReport(movedTo, reason, checkCompleted, time.GetElapsedTime(started));
+        return store;
+    }
+
+    private static bool IsCorruption(SqliteException ex) => ex.SqliteErrorCode is 11 /* CORRUPT */ or 26 /* NOTADB */;
+
+    private bool OpenCore(TimeSpan integrityCheckTimeout, long floorSequence)
+    {
+        var isNew = !File.Exists(_path) || new FileInfo(_path).Length == 0;
+        _conn = new SqliteConnection(ConnectionString(_path, readOnly: false));
+        _conn.Open();
+        if (isNew)
+        {
+            // Must precede the first table so freed pages can be returned to the file system.
+            Exec("PRAGMA auto_vacuum=INCREMENTAL;");
+        }
+
+        var mode = Scalar("PRAGMA journal_mode=WAL;") as string;
+        if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new StoreCorruptException($"journal_mode WAL refused (got {mode})");
+        }
+
+        var checkCompleted = isNew || QuickCheck(integrityCheckTimeout);
+        Exec("""
+            PRAGMA synchronous=NORMAL;
+            PRAGMA temp_store=MEMORY;
+            PRAGMA cache_size=-4096;
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS streams(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+            CREATE TABLE IF NOT EXISTS records(seq INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, kind INTEGER NOT NULL,
+                wall_us INTEGER NOT NULL, time_source INTEGER NOT NULL, mono INTEGER NOT NULL, payload BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS records_by_stream ON records(stream_id);
+            CREATE TABLE IF NOT EXISTS cursors(sink TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+            """);
+        _currentSync = Durability.Normal;
+        _pageSize = Convert.ToInt64(Scalar("PRAGMA page_size;"), CultureInfo.InvariantCulture);
+
+        var metaSeq = Scalar("SELECT value FROM meta WHERE key='last_seq';") is long m ? m : 0;
+        var maxSeq = Scalar("SELECT max(seq) FROM records;") is long x ? x : 0;
+        var last = Math.Max(metaSeq, maxSeq);
+        if (last == 0)
+        {
+            // A new store continues above anything a lost store could have issued: sequences start at the
+            // wall clock in microseconds (or above the sequence recovered from a quarantined file).
+            last = Math.Max(floorSequence, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
+        }
+
+        LastSequence = Math.Max(last, floorSequence);
+
+        using (var cmd = _conn.CreateCommand())
+        {
+            cmd.CommandText = "SELECT id, name FROM streams;";
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                _streamIds[r.GetString(1)] = r.GetInt64(0);
+                _streamNames[r.GetInt64(0)] = r.GetString(1);
+            }
+        }
+
+        _insert = _conn.CreateCommand();
+        _insert.CommandText = "INSERT INTO records(seq, stream_id, kind, wall_us, time_source, mono, payload) VALUES ($s,$st,$k,$w,$ts,$m,$p);";
+        foreach (var n in new[] { "$s", "$st", "$k", "$w", "$ts", "$m" })
+        {
+            _insert.Parameters.Add(n, SqliteType.Integer);
+        }
+
+        _insert.Parameters.Add("$p", SqliteType.Blob);
+        _insert.Prepare();
+        _insertStream = _conn.CreateCommand();
+        _insertStream.CommandText = "INSERT INTO streams(name) VALUES ($n) RETURNING id;";
+        _insertStream.Parameters.Add("$n", SqliteType.Text);
+        _setMeta = _conn.CreateCommand();
+        _setMeta.CommandText = "INSERT INTO meta(key, value) VALUES('last_seq', $v) ON CONFLICT(key) DO UPDATE SET value=excluded.value;";
+        _setMeta.Parameters.Add("$v", SqliteType.Integer);
+        _setMeta.Prepare();
+        _setCursor = _conn.CreateCommand();
+        _setCursor.CommandText = "INSERT INTO cursors(sink, seq) VALUES($s, $q) ON CONFLICT(sink) DO UPDATE SET seq=excluded.seq;";
+        _setCursor.Parameters.Add("$s", SqliteType.Text);
+        _setCursor.Parameters.Add("$q", SqliteType.Integer);
+        _setCursor.Prepare();
+        return checkCompleted;
+    }
+
+    /// <summary>Runs <c>PRAGMA quick_check</c> but interrupts it after the time budget (a big store stays ready fast).</summary>
+    private bool QuickCheck(TimeSpan timeout)
+    {
+        if (timeout <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        var handle = _conn.Handle!;
+        using var timer = new Timer(_ => SQLitePCL.raw.sqlite3_interrupt(handle), null, timeout, Timeout.InfiniteTimeSpan);
+        try
+        {
+            using var cmd = _conn.CreateCommand();
+            cmd.CommandText = "PRAGMA quick_check(5);";
+            using var r = cmd.ExecuteReader();
+            var problems = new List<string>();
+            while (r.Read())
+            {
+                problems.Add(r.GetString(0));
+            }
+
+            if (problems is ["ok"])
+            {
+                return true;
+            }
+
+            throw new StoreCorruptException("quick_check: " + string.Join("; ", problems));
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == 9 /* INTERRUPT */)
+        {
+            return false;
+        }
+        finally
+        {
+            timer.Change(Timeout.Infinite, Timeout.Infinite);
+        }
+    }
+
+    private static long TryRecoverLastSequence(string path)
+    {
+        try
+        {
+            using var c = new SqliteConnection(ConnectionString(path, readOnly: true));
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT max(v) FROM (SELECT value AS v FROM meta WHERE key='last_seq' UNION ALL SELECT max(seq) FROM records);";
+            return cmd.ExecuteScalar() is long v ? v : 0;
+        }
+        catch (SqliteException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>Moves the file and its WAL/SHM aside as <c>NAME.corrupt-yyyyMMddTHHmmssZ</c>; never deletes.</summary>
+    private static string Quarantine(string path, TimeProvider time)
+    {
+        SqliteConnection.ClearAllPools();
+        var stamp = time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        var target = $"{path}.corrupt-{stamp}";
+        for (var i = 1; File.Exists(target); i++)
+        {
+            target = $"{path}.corrupt-{stamp}-{i}";
+        }
+
+        File.Move(path, target);
+        foreach (var suffix in new[] { "-wal", "-shm" })
+        {
+            if (File.Exists(path + suffix))
+            {
+                File.Move(path + suffix, target + suffix);
+            }
+        }
+
+        return target;
+    }
+
+    /// <summary>Inserts the batch in one transaction; assigns sequences only if it commits.</summary>
+    public StoreWriteStatus Append(IReadOnlyList<TelemetryRecord> batch, Durability durability,
+        IReadOnlyDictionary<string, long>? cursors, out long firstSequence, out SqliteException? error)
+    {
+        firstSequence = LastSequence + 1;
+        error = null;
+        var seq = LastSequence;
+        SetSynchronous(durability);
+        try
+        {
+            using (var tx = _conn.BeginTransaction())
+            {
+                _insert.Transaction = tx;
+                _insertStream.Transaction = tx;
+                _setMeta.Transaction = tx;
+                _setCursor.Transaction = tx;
+                foreach (var record in batch)
+                {
+                    InsertOne(++seq, record);
+                }
+
+                _setMeta.Parameters[0].Value = seq;
+                _setMeta.ExecuteNonQuery();
+                WriteCursors(cursors);
+                tx.Commit();
+            }
+
+            LastSequence = seq;
+            return StoreWriteStatus.Committed;
+        }
+        catch (SqliteException ex)
+        {
+            error = ex;
+            ReloadStreamCache();
+            return ex.SqliteErrorCode == 13 /* FULL */ ? StoreWriteStatus.Full : StoreWriteStatus.Failed;
+        }
+    }
+
+    private void InsertOne(long seq, TelemetryRecord record)
+    {
+        var p = _insert.Parameters;
+        p[0].Value = seq;
+        p[1].Value = StreamId(record.Stream);
+        p[2].Value = (int)record.Kind;
+        p[3].Value = ToMicros(record.WallClock);
+        p[4].Value = (int)record.TimeSource;
+        p[5].Value = record.MonotonicTimestamp;
+        if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(record.Payload, out var segment) && segment.Offset == 0)
+        {
+            p[6].Value = segment.Array;
+            p[6].Size = segment.Count;
+        }
+        else
+        {
+            p[6].Value = record.Payload.ToArray();
+            p[6].Size = record.Payload.Length;
+        }
+
+        _insert.ExecuteNonQuery();
+    }
+
+    private long StreamId(string stream)
+    {
+        if (_streamIds.TryGetValue(stream, out var id))
+        {
+            return id;
+        }
+
+        _insertStream.Parameters[0].Value = stream;
+        id = (long)_insertStream.ExecuteScalar()!;
+        _streamIds[stream] = id;
+        _streamNames[id] = stream;
+        return id;
+    }
+
+    private void ReloadStreamCache()
+    {
+        // A rolled-back transaction may have taken stream ids that no longer exist.
+        _streamIds.Clear();
+        _streamNames.Clear();
+        using var cmd = _conn.CreateCommand();
+        cmd.CommandText = "SELECT id, name FROM streams;";
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            _streamIds[r.GetString(1)] = r.GetInt64(0);
+            _streamNames[r.GetInt64(0)] = r.GetString(1);
+        }
+    }
+
+    private void WriteCursors(IReadOnlyDictionary<string, long>? cursors)
+    {
+        if (cursors is null)
+        {
+            return;
+        }
+
+        foreach (var (sink, seq) in cursors)
+        {
+            _setCursor.Parameters[0].Value = sink;
+            _setCursor.Parameters[1].Value = seq;
+            _setCursor.ExecuteNonQuery();
+        }
+    }
+
+    public void SaveCursors(IReadOnlyDictionary<string, long> cursors)
+    {
+        using var tx = _conn.BeginTransaction();
+        _setCursor.Transaction = tx;
+        WriteCursors(cursors);
+        tx.Commit();
+    }
+
+    public Dictionary<string, long> LoadCursors()
+    {
+        var result = new Dictionary<string, long>(StringComparer.OrdinalIgnoreCase);
+        using var cmd = _conn.CreateCommand();
+        cmd.CommandText = "SELECT sink, seq FROM cursors;";
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            result[r.GetString(0)] = r.GetInt64(1);
+        }
+
+        return result;
+    }
+
+    private void SetSynchronous(Durability durability)
+    {
+        if (durability != _currentSync)
+        {
+            // Per connection and outside a transaction: the batch commits with this level. FULL also
+            // syncs every earlier NORMAL frame in the WAL, so ordering of durability is preserved.
+            Exec(durability == Durability.Full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+            _currentSync = durability;
+        }
+    }
+
+    /// <summary>Bytes of live pages (what the data needs, free pages excluded).</summary>
+    public long UsedBytes()
+    {
+        var pages = Convert.ToInt64(Scalar("PRAGMA page_count;"), CultureInfo.InvariantCulture);
+        var free = Convert.ToInt64(Scalar("PRAGMA freelist_count;"), CultureInfo.InvariantCulture);
+        return (pages - free) * _pageSize;
+    }
+
+    /// <summary>Lowest stored sequence, or the next one to be assigned when the store is empty.</summary>
+    public long OldestSequence() => Scalar("SELECT min(seq) FROM records;") is long v ? v : LastSequence + 1;
+
+    public long FileBytes()
+    {
+        long size = 0;
+        foreach (var f in new[] { _path, _path + "-wal" })
+        {
+            try
+            {
+                size += new FileInfo(f).Length;
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return size;
+    }
+
+    /// <summary>
+    /// Deletes records to free about <paramref name="bytesToFree"/> bytes (or all expired ones when
+    /// <paramref name="expiredBefore"/> is given), telemetry first and events/commands/gaps only when no
+    /// telemetry is left, and writes one gap record per affected stream in the same transaction.
+    /// </summary>
+    public List<GapInfo> Evict(long bytesToFree, DateTimeOffset? expiredBefore, EvictionReason reason, DateTimeOffset now, out long evicted)
+    {
+        evicted = 0;
+        var gaps = new List<GapInfo>();
+        var perStream = new Dictionary<long, (long From, long To, long Count)>();
+        long hiTelemetry = 0;
+        long hiAll = 0;
+        long freed = 0;
+        if (expiredBefore is { } cutoff)
+        {
+            var cutoffUs = ToMicros(cutoff);
+            Scan(_ => true, row =>
+            {
+                if (row.WallUs >= cutoffUs)
+                {
+                    return false;
+                }
+
+                Add(row, ref hiAll);
+                return true;
+            });
+        }
+        else
+        {
+            Scan(kind => kind <= TelemetryKindsMax, row =>
+            {
+                Add(row, ref hiTelemetry);
+                return freed < bytesToFree;
+            });
+            if (freed < bytesToFree)
+            {
+                // No telemetry left to give: events, commands and gaps go last, oldest first.
+                Scan(kind => kind > TelemetryKindsMax, row =>
+                {
+                    Add(row, ref hiAll);
+                    return freed < bytesToFree;
+                });
+            }
+        }
+
+        if (perStream.Count == 0)
+        {
+            return gaps;
+        }
+
+        SetSynchronous(Durability.Full);
+        using (var tx = _conn.BeginTransaction())
+        {
+            using var del = _conn.CreateCommand();
+            del.Transaction = tx;
+            del.CommandText = $"DELETE FROM records WHERE (seq <= $ht AND kind <= {TelemetryKindsMax}) OR seq <= $ha;";
+            del.Parameters.AddWithValue("$ht", hiTelemetry);
+            del.Parameters.AddWithValue("$ha", hiAll);
+            evicted = del.ExecuteNonQuery();
+            _insert.Transaction = tx;
+            _insertStream.Transaction = tx;
+            _setMeta.Transaction = tx;
+            var seq = LastSequence;
+            foreach (var (streamId, g) in perStream)
+            {
+                var info = new GapInfo(_streamNames[streamId], g.From, g.To, g.Count, reason);
+                gaps.Add(info);
+                InsertOne(++seq, GapRecord(info, now));
+            }
+
+            _setMeta.Parameters[0].Value = seq;
+            _setMeta.ExecuteNonQuery();
+            tx.Commit();
+            LastSequence = seq;
+        }
+
+        return gaps;
+
+        void Add((long Seq, long StreamId, int Kind, long Bytes, long WallUs) row, ref long hi)
+        {
+            hi = Math.Max(hi, row.Seq);
+            freed += row.Bytes + RowOverheadBytes;
+            perStream[row.StreamId] = perStream.TryGetValue(row.StreamId, out var g)
+                ? (Math.Min(g.From, row.Seq), Math.Max(g.To, row.Seq), g.Count + 1)
+                : (row.Seq, row.Seq, 1);
+        }
+    }
+
+    private void Scan(Func<int, bool> include, Func<(long Seq, long StreamId, int Kind, long Bytes, long WallUs), bool> take)
+    {
+        using var cmd = _conn.CreateCommand();
+        cmd.CommandText = "SELECT seq, stream_id, kind, length(payload), wall_us FROM records WHERE seq > $a ORDER BY seq LIMIT 4096;";
+        var after = cmd.Parameters.Add("$a", SqliteType.Integer);
+        long last = 0;
+        while (true)
+        {
+            after.Value = last;
+            var any = false;
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                any = true;
+                last = r.GetInt64(0);
+                var kind = r.GetInt32(2);
+                if (!include(kind))
+                {
+                    continue;
+                }
+
+                if (!take((last, r.GetInt64(1), kind, r.GetInt64(3), r.GetInt64(4))))
+                {
+                    return;
+                }
+            }
+
+            if (!any)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Returns free pages to the file system and truncates the WAL so the file shrinks now.</summary>
+    public void Compact()
+    {
+        Exec("PRAGMA incremental_vacuum;");
+        Exec("PRAGMA wal_checkpoint(TRUNCATE);");
+    }
+
+    public void ConfigureWal(long walLimitBytes)
+    {
+        var pages = Math.Max(16, walLimitBytes / _pageSize);
+        Exec($"PRAGMA wal_autocheckpoint={pages}; PRAGMA journal_size_limit={walLimitBytes};");
+    }
+
+    internal void SetMaxPageCountForTests(long pages) => Exec($"PRAGMA max_page_count={pages};");
+
+    public static TelemetryRecord GapRecord(GapInfo gap, DateTimeOffset now)
+    {
+        var reason = gap.Reason switch
+        {
+            EvictionReason.Expired => "expired",
+            EvictionReason.Budget => "budget",
+            EvictionReason.MinFreeDisk => "min_free_disk",
+            EvictionReason.DiskFull => "disk_full",
+            EvictionReason.IntakeFull => "intake_full",
+            _ => "store_failed",
+        };
+        var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new GapPayload(gap.Stream, gap.FromSequence, gap.ToSequence, gap.Count, reason),
+            BufferJson.Context.GapPayload);
+        return new TelemetryRecord(gap.Stream, RecordKind.Gap, now, TimeSource.Unsynced, 0, json);
+    }
+
+    public static long ToMicros(DateTimeOffset t) => (t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+
+    public static DateTimeOffset FromMicros(long us) => DateTimeOffset.UnixEpoch.AddTicks(us * 10);
+
+    // ---- reads, on any connection ----
+
+    public static SqliteConnection OpenReader(string path)
+    {
+        var c = new SqliteConnection(ConnectionString(path, readOnly: true));
+        c.Open();
+        return c;
+    }
+
+    public static List<BufferedRecord> ReadAfter(SqliteConnection conn, long after, long upTo, int limit, string? stream = null)
+    {
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = stream is null
+            ? "SELECT r.seq, s.name, r.kind, r.wall_us, r.time_source, r.mono, r.payload FROM records r JOIN streams s ON s.id = r.stream_id WHERE r.seq > $a AND r.seq <= $b ORDER BY r.seq LIMIT $n;"
+            : "SELECT r.seq, s.name, r.kind, r.wall_us, r.time_source, r.mono, r.payload FROM records r JOIN streams s ON s.id = r.stream_id WHERE r.stream_id = (SELECT id FROM streams WHERE name = $st) AND r.seq > $a AND r.seq <= $b ORDER BY r.seq LIMIT $n;";
+        cmd.Parameters.AddWithValue("$a", after);
+        cmd.Parameters.AddWithValue("$b", upTo);
+        cmd.Parameters.AddWithValue("$n", limit);
+        if (stream is not null)
+        {
+            cmd.Parameters.AddWithValue("$st", stream);
+        }
+
+        var list = new List<BufferedRecord>(Math.Min(limit, 1024));
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            list.Add(new BufferedRecord(r.GetInt64(0), r.GetString(1), (RecordKind)r.GetInt32(2), FromMicros(r.GetInt64(3)),
+                (TimeSource)r.GetInt32(4), r.GetInt64(5), (byte[])r.GetValue(6)));
+        }
+
+        return list;
+    }
+
+    public static long CountAfter(SqliteConnection conn, long after)
+    {
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = "SELECT count(*) FROM records WHERE seq > $a;";
+        cmd.Parameters.AddWithValue("$a", after);
+        return (long)cmd.ExecuteScalar()!;
+    }
+
+    public static (long? Sequence, DateTimeOffset? WallClock) FirstAfter(SqliteConnection conn, long after)
+    {
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = "SELECT seq, wall_us FROM records WHERE seq > $a ORDER BY seq LIMIT 1;";
+        cmd.Parameters.AddWithValue("$a", after);
+        using var r = cmd.ExecuteReader();
+        return r.Read() ? (r.GetInt64(0), FromMicros(r.GetInt64(1))) : (null, null);
+    }
+
+    private void Exec(string sql)
+    {
+        using var cmd = _conn.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    private object? Scalar(string sql)
+    {
+        using var cmd = _conn.CreateCommand();
+        cmd.CommandText = sql;
+        return cmd.ExecuteScalar();
+    }
+
+    private void CloseConnection()
+    {
+        _insert?.Dispose();
+        _insertStream?.Dispose();
+        _setMeta?.Dispose();
+        _setCursor?.Dispose();
+        _conn?.Dispose();
+        SqliteConnection.ClearAllPools();
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (_conn is not null && _conn.State == System.Data.ConnectionState.Open)
+            {
+                Exec("PRAGMA wal_checkpoint(PASSIVE);");
+            }
+        }
+        catch (SqliteException)
+        {
+            // Best effort on the way out; the WAL is replayed on the next open.
+        }
+
+        CloseConnection();
+    }
+}
+
+internal sealed class StoreCorruptException(string message) : Exception(message);
+
+internal sealed record GapPayload(string Stream, long? FromSeq, long? ToSeq, long Count, string Reason);
+
+internal sealed record StoreEventPayload(string Event, string Reason, string? MovedTo);

@@ -1,0 +1,192 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Text;
+using System.Text.Json;
+using EdgeGateway.Buffer.Upstream;
+using EdgeGateway.Records;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace EdgeGateway.Buffer.Tests;
+
+/// <summary>A temporary data directory, deleted afterwards.</summary>
+internal sealed class TempDir : IDisposable
+{
+    public TempDir()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"eg-buffer-test-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>System time, but the wall clock can be jumped (NTP step, RTC reset) without touching timestamps or timers.</summary>
+internal sealed class JumpingTimeProvider : TimeProvider
+{
+    private long _offsetTicks;
+
+    public override DateTimeOffset GetUtcNow() => System.GetUtcNow().AddTicks(Interlocked.Read(ref _offsetTicks));
+
+    public void Jump(TimeSpan delta) => Interlocked.Add(ref _offsetTicks, delta.Ticks);
+}
+
+internal static class Kit
+{
+    public static BufferOptions Options(string dir, Action<BufferOptions>? configure = null)
+    {
+        var o = new BufferOptions
+        {
+            DataDirectory = dir,
+            MaxBytes = 64L * 1024 * 1024,
+            MinFreeDiskBytes = 0,
+            BatchInterval = TimeSpan.FromMilliseconds(5),
+            MaintenanceInterval = TimeSpan.FromMilliseconds(200),
+        };
+        configure?.Invoke(o);
+        return o;
+    }
+
+    public static RecordBuffer Buffer(BufferOptions options, TestLoggerProvider logs, TimeProvider? time = null)
+        => new(options, time ?? TimeProvider.System, logs.CreateFactory().CreateLogger<RecordBuffer>());
+
+    public static TelemetryRecord Rec(string stream, long n, RecordKind kind = RecordKind.DroneState, TimeProvider? time = null, int padding = 0)
+    {
+        var t = time ?? TimeProvider.System;
+        var json = $"{{\"n\":{n},\"pad\":\"{new string('x', padding)}\"}}";
+        return new TelemetryRecord(stream, kind, t.GetUtcNow(), TimeSource.Ntp, t.GetTimestamp(), Encoding.UTF8.GetBytes(json));
+    }
+
+    public static long N(BufferedRecord r) => JsonDocument.Parse(r.Payload).RootElement.GetProperty("n").GetInt64();
+
+    public static List<BufferedRecord> All(RecordBuffer buffer, string? stream = null)
+    {
+        var all = new List<BufferedRecord>();
+        long after = 0;
+        while (true)
+        {
+            var page = buffer.ReadHistory(stream, after, 1000);
+            if (page.Count == 0)
+            {
+                return all;
+            }
+
+            all.AddRange(page);
+            after = page[^1].Sequence;
+        }
+    }
+
+    /// <summary>Sums a counter of the buffer's meter, by tag value if given.</summary>
+    public sealed class CounterProbe : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly ConcurrentDictionary<string, long> _values = new();
+
+        public CounterProbe(string instrument)
+        {
+            _listener.InstrumentPublished = (i, l) =>
+            {
+                if (i.Meter.Name == BufferMetrics.MeterName && i.Name == instrument)
+                {
+                    l.EnableMeasurementEvents(i);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, v, tags, _) =>
+            {
+                var key = "";
+                foreach (var t in tags)
+                {
+                    key = t.Value?.ToString() ?? "";
+                }
+
+                _values.AddOrUpdate(key, v, (_, o) => o + v);
+                _values.AddOrUpdate("*", v, (_, o) => o + v);
+            });
+            _listener.Start();
+        }
+
+        public long Total => _values.TryGetValue("*", out var v) ? v : 0;
+
+        public long this[string tag] => _values.TryGetValue(tag, out var v) ? v : 0;
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
+
+/// <summary>
+/// A sink used only in tests: records what it was sent, acknowledges automatically (in order or
+/// reversed) or only when told, and can refuse or drop the link on command.
+/// </summary>
+internal sealed class ScriptedSink(string name = "test") : IUpstreamSink
+{
+    private readonly ConcurrentQueue<BufferedRecord> _sent = new();
+    private readonly ConcurrentQueue<long> _acked = new();
+
+    public string Name { get; } = name;
+
+    public bool AutoAck { get; set; }
+
+    public bool ReverseAcks { get; set; }
+
+    public SinkSendResult NextResult { get; set; } = SinkSendResult.Sent;
+
+    /// <summary>Called for each batch before acks; may acknowledge part and drop the link, etc.</summary>
+    public Action<IReadOnlyList<BufferedRecord>, ISinkAcknowledger>? OnBatch { get; set; }
+
+    public ISinkAcknowledger? Acks { get; private set; }
+
+    public IReadOnlyList<BufferedRecord> Sent => [.. _sent];
+
+    public IReadOnlyList<long> Acked => [.. _acked];
+
+    public int Batches;
+
+    public ValueTask<SinkSendResult> SendAsync(IReadOnlyList<BufferedRecord> batch, ISinkAcknowledger acks, CancellationToken cancellationToken)
+    {
+        Acks = acks;
+        Interlocked.Increment(ref Batches);
+        if (NextResult != SinkSendResult.Sent)
+        {
+            return ValueTask.FromResult(NextResult);
+        }
+
+        foreach (var r in batch)
+        {
+            _sent.Enqueue(r);
+        }
+
+        OnBatch?.Invoke(batch, acks);
+        if (AutoAck)
+        {
+            foreach (var r in ReverseAcks ? batch.Reverse() : batch)
+            {
+                Ack(r.Sequence);
+            }
+        }
+
+        return ValueTask.FromResult(SinkSendResult.Sent);
+    }
+
+    public void Ack(long sequence)
+    {
+        _acked.Enqueue(sequence);
+        Acks!.Acknowledge(sequence);
+    }
+}
+
+internal static class LoggerExtensions
+{
+    public static ILogger<T> For<T>(this TestLoggerProvider logs) => logs.CreateFactory().CreateLogger<T>();
+}
