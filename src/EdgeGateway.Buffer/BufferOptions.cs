@@ -165,7 +165,7 @@ public sealed class SinkForwardingOptions
     public double MaxBytesPerSecond { get; set; }
 
     /// <summary>Share (0..1) of sends given to live records ahead of the backlog while catching up; 0 keeps strict sequence order.</summary>
-    public double LiveShare { get; set; } = 0.2;
+    public double LiveShare { get; set; }
 
     /// <summary>A backlog (in sequence numbers) above this at (re)connect switches to catch-up with live interleaving.</summary>
     public long CatchUpThreshold { get; set; } = 1000;

@@ -33,6 +33,9 @@ public sealed class SimulatorOptions : IValidatedOptions
 
     public int InitialBattery { get; set; } = 100;
 
+    /// <summary>State datagram interval per drone (real drones: 100 ms). Shorter makes a load for tests and benchmarks.</summary>
+    public TimeSpan StateInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
     public TelloFaultOptions Faults { get; set; } = new();
 
     public IEnumerable<string> Validate(string section)
@@ -80,6 +83,7 @@ public sealed class SimulatorOptions : IValidatedOptions
         WhileBusy = WhileBusy,
         ErrorBeforeSdkMode = ErrorBeforeSdkMode,
         InitialBattery = InitialBattery,
+        StateInterval = StateInterval,
         Faults = Faults.Clone(),
     };
 
