@@ -1,0 +1,793 @@
+using System.Net;
+using System.Text.Json;
+using System.Threading.Channels;
+using EdgeGateway.Records;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeGateway.Drones.Tello;
+
+/// <summary>
+/// One drone: a bounded command queue served one at a time, reply matching with stale-reply
+/// rejection and resync, state and health. Sockets belong to <see cref="TelloFleet"/>.
+/// </summary>
+internal sealed class TelloLink : IDroneLink
+{
+    private readonly TelloFleet _fleet;
+    private readonly DroneOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly Lock _healthGate = new();
+    // Waiters in send order; a reply goes to the first (FIFO), "forced stop" to the interrupted move.
+    private readonly LinkedList<ReplyWaiter> _waiters = new();
+    private readonly Channel<QueuedCommand> _queue;
+    private readonly string _stateStream;
+    private readonly string _eventStream;
+
+    private volatile StateSnapshot? _state;
+    private int _health = (int)DroneLinkHealth.Connecting;
+    private volatile bool _desynced;
+    private volatile bool _flying;
+    private volatile bool _batteryKeepalive;
+    private long _lastSendTs;
+    private long _lastReplyTs;
+    private long _lastReconnectTs;
+    private long _groundSinceTs = -1;
+    private long _markedLandedTs = long.MinValue;
+    private int _busy;
+    private int _internalOutstanding;
+    private Task _worker = Task.CompletedTask;
+
+    public TelloLink(TelloFleet fleet, string id, IPEndPoint endPoint, DroneOptions options, TimeProvider time, ILogger logger)
+    {
+        _fleet = fleet;
+        Id = id;
+        EndPoint = endPoint;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _stateStream = $"drone/{id}/state";
+        _eventStream = $"drone/{id}/events";
+        _queue = Channel.CreateBounded<QueuedCommand>(new BoundedChannelOptions(options.QueueCapacity)
+        {
+            // Callers use TryWrite: a full queue is answered with Busy, never waited on.
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+        });
+        var now = time.GetTimestamp();
+        _lastSendTs = now;
+        _lastReplyTs = now - (long)(options.MinCommandGap.TotalSeconds * time.TimestampFrequency);
+        _lastReconnectTs = now - (long)(options.ReconnectInterval.TotalSeconds * time.TimestampFrequency);
+    }
+
+    public string Id { get; }
+
+    public IPEndPoint EndPoint { get; }
+
+    public DroneLinkHealth Health => (DroneLinkHealth)Volatile.Read(ref _health);
+
+    public bool IsConnected => Health is DroneLinkHealth.Fresh or DroneLinkHealth.Degraded;
+
+    public bool IsFlying => _flying;
+
+    public bool IsDesynced => _desynced;
+
+    public DroneStatus Status
+    {
+        get
+        {
+            var s = _state;
+            return new DroneStatus(Id, EndPoint.ToString(), Health, s?.State, s?.At, _flying);
+        }
+    }
+
+    public event Action<IDroneLink, TelloState>? StateReceived;
+
+    public event Action<IDroneLink, DroneLinkHealth, DroneLinkHealth>? HealthChanged;
+
+    public void Start(CancellationToken stopping) => _worker = Task.Run(() => RunWorkerAsync(stopping), CancellationToken.None);
+
+    public async Task StopAsync()
+    {
+        _queue.Writer.TryComplete();
+        AbortWaiters();
+        while (_queue.Reader.TryRead(out var item))
+        {
+            item.Complete(Result(DroneCommandOutcome.Aborted, null, null, _time.GetTimestamp()));
+        }
+
+        try
+        {
+            await _worker.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            // Shutdown proceeds; the socket close below ends any send.
+        }
+    }
+
+    public async Task<DroneCommandResult> ExecuteAsync(TelloCommand command, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        var started = _time.GetTimestamp();
+        DroneCommandResult result;
+        switch (command.Kind)
+        {
+            case TelloCommandKind.Emergency:
+                // Safety first: out at once whatever the health or queue; expect no reply.
+                var sent = _fleet.Send(this, command.Text);
+                Touch();
+                MarkLanded();
+                _desynced = true;
+                AbortWaiters();
+                TelloLog.EmergencySent(_logger, Id);
+                result = Result(sent ? DroneCommandOutcome.SentNoReply : DroneCommandOutcome.LinkDown, null, null, started);
+                break;
+            case TelloCommandKind.Rc:
+                // Never a pending entry: rc has no reply, and a slot for it would shift every later reply.
+                result = !IsConnected ? Result(DroneCommandOutcome.LinkDown, null, null, started)
+                    : _fleet.Send(this, command.Text) ? Result(DroneCommandOutcome.SentNoReply, null, null, started)
+                    : Result(DroneCommandOutcome.LinkDown, null, null, started);
+                Touch();
+                break;
+            case TelloCommandKind.Stop:
+                result = !IsConnected
+                    ? Result(DroneCommandOutcome.LinkDown, null, null, started)
+                    : await SendAndJudgeAsync(command, _options.CommandTimeout, started, cancellationToken).ConfigureAwait(false);
+                break;
+            default:
+                if (!IsConnected && command.Kind != TelloCommandKind.EnterSdk)
+                {
+                    result = Result(DroneCommandOutcome.LinkDown, null, null, started);
+                    break;
+                }
+
+                var item = new QueuedCommand(command, null, cancellationToken);
+                if (!_queue.Writer.TryWrite(item))
+                {
+                    result = Result(DroneCommandOutcome.Busy, null, null, started);
+                    break;
+                }
+
+                using (cancellationToken.Register(static o =>
+                {
+                    var (i, link) = ((QueuedCommand, TelloLink))o!;
+                    i.Complete(link.Result(DroneCommandOutcome.Aborted, null, null, link._time.GetTimestamp()));
+                }, (item, this)))
+                {
+                    result = await item.Task.ConfigureAwait(false);
+                }
+
+                break;
+        }
+
+        _fleet.Metrics.Command(Id, command.Kind, result.Outcome, result.Latency);
+        TelloLog.Completed(_logger, Id, command.Text, result.Outcome, result.Reply, result.Latency.TotalMilliseconds);
+        return result;
+    }
+
+    /// <summary>Called by the command receive loop for each text datagram from this drone.</summary>
+    public void OnReply(string reply)
+    {
+        ReplyWaiter? target = null;
+        lock (_gate)
+        {
+            var node = _waiters.First;
+            if (node is not null && node.Value.IsStop && reply.StartsWith("forced stop", StringComparison.OrdinalIgnoreCase))
+            {
+                // The interrupted move is queued behind the stop only if stop went out first; give it its reply.
+                for (var n = node.Next; n is not null; n = n.Next)
+                {
+                    if (!n.Value.IsStop)
+                    {
+                        node = n;
+                        break;
+                    }
+                }
+            }
+
+            if (node is not null)
+            {
+                target = node.Value;
+                _waiters.Remove(node);
+            }
+        }
+
+        if (target is null || !target.TrySet(reply))
+        {
+            _fleet.Counters.IncStale();
+            _fleet.Metrics.Stale(Id);
+            TelloLog.StaleReply(_logger, Id, reply);
+        }
+    }
+
+    /// <summary>Called by the state receive loop for each parsed datagram from this drone.</summary>
+    public void OnState(TelloState state)
+    {
+        var ts = _time.GetTimestamp();
+        var (wall, source) = _fleet.WallClock.Now();
+        InferFlying(state, ts);
+        DroneLinkHealth before;
+        lock (_healthGate)
+        {
+            _state = new StateSnapshot(state, wall, ts);
+            before = (DroneLinkHealth)Interlocked.Exchange(ref _health, (int)DroneLinkHealth.Fresh);
+        }
+
+        if (before != DroneLinkHealth.Fresh)
+        {
+            OnHealthChanged(before, DroneLinkHealth.Fresh);
+        }
+
+        _fleet.Counters.IncState();
+        _fleet.Metrics.State(Id);
+        WriteRecord(new TelemetryRecord(_stateStream, RecordKind.DroneState, wall, source, ts, StateJson.Serialize(state)));
+
+        var handler = StateReceived;
+        if (handler is not null)
+        {
+            try
+            {
+                handler(this, state);
+            }
+            catch (Exception ex)
+            {
+                TelloLog.HandlerFailed(_logger, Id, ex);
+            }
+        }
+    }
+
+    /// <summary>Periodic: health from state age, reconnect while lost, keepalive while airborne and idle.</summary>
+    public void Tick()
+    {
+        var before = DroneLinkHealth.Connecting;
+        var after = DroneLinkHealth.Connecting;
+        var age = TimeSpan.Zero;
+        lock (_healthGate)
+        {
+            // Under the same lock as OnState so a datagram arriving now cannot be overruled by a stale age.
+            if (_state is { } s)
+            {
+                age = _time.GetElapsedTime(s.Timestamp);
+                after = age < _options.DegradedAfter ? DroneLinkHealth.Fresh
+                    : age < _options.LostAfter ? DroneLinkHealth.Degraded
+                    : DroneLinkHealth.Lost;
+                before = (DroneLinkHealth)Interlocked.Exchange(ref _health, (int)after);
+            }
+        }
+
+        if (before != after)
+        {
+            if (after == DroneLinkHealth.Lost)
+            {
+                _desynced = true; // whatever arrives next may belong to anything
+                TelloLog.LinkLost(_logger, Id, age.TotalSeconds);
+            }
+
+            OnHealthChanged(before, after);
+        }
+
+        if (!IsIdle)
+        {
+            return;
+        }
+
+        var h = Health;
+        if (h is DroneLinkHealth.Connecting or DroneLinkHealth.Lost)
+        {
+            if (_time.GetElapsedTime(Interlocked.Read(ref _lastReconnectTs)) >= _options.ReconnectInterval)
+            {
+                Interlocked.Exchange(ref _lastReconnectTs, _time.GetTimestamp());
+                EnqueueInternal(TelloCommand.EnterSdk, null);
+            }
+
+            return;
+        }
+
+        if (_flying && _options.KeepaliveInterval > TimeSpan.Zero
+            && _time.GetElapsedTime(Interlocked.Read(ref _lastSendTs)) >= _options.KeepaliveInterval)
+        {
+            var keepalive = _batteryKeepalive ? TelloCommand.ReadOf(TelloRead.Battery) : TelloCommand.Keepalive;
+            EnqueueInternal(keepalive, r =>
+            {
+                if (keepalive.Kind == TelloCommandKind.Keepalive && r.Outcome == DroneCommandOutcome.DroneError
+                    && r.Reply is { } reply && ReplyParser.Classify(reply) == ReplyClass.UnknownCommand)
+                {
+                    _batteryKeepalive = true;
+                    TelloLog.KeepaliveFallback(_logger, Id, reply);
+                    // Send the fallback now rather than wait another interval: the 15-s auto-land clock is running.
+                    EnqueueInternal(TelloCommand.ReadOf(TelloRead.Battery), null);
+                }
+            });
+        }
+    }
+
+    public bool SendLandIfFlying()
+    {
+        if (!_flying)
+        {
+            return false;
+        }
+
+        TelloLog.LandOnShutdown(_logger, Id);
+        return _fleet.Send(this, TelloCommand.Land.Text);
+    }
+
+    private bool IsIdle
+    {
+        get
+        {
+            if (Volatile.Read(ref _busy) != 0 || Volatile.Read(ref _internalOutstanding) != 0 || _queue.Reader.Count != 0)
+            {
+                return false;
+            }
+
+            lock (_gate)
+            {
+                return _waiters.Count == 0;
+            }
+        }
+    }
+
+    private void EnqueueInternal(TelloCommand command, Action<DroneCommandResult>? onDone)
+    {
+        Interlocked.Increment(ref _internalOutstanding);
+        var item = new QueuedCommand(command, onDone: r =>
+        {
+            Interlocked.Decrement(ref _internalOutstanding);
+            _fleet.Metrics.Command(Id, command.Kind, r.Outcome, r.Latency);
+            TelloLog.Completed(_logger, Id, command.Text, r.Outcome, r.Reply, r.Latency.TotalMilliseconds);
+            onDone?.Invoke(r);
+        }, CancellationToken.None);
+        if (!_queue.Writer.TryWrite(item))
+        {
+            Interlocked.Decrement(ref _internalOutstanding);
+        }
+    }
+
+    private async Task RunWorkerAsync(CancellationToken stopping)
+    {
+        try
+        {
+            await foreach (var item in _queue.Reader.ReadAllAsync(stopping).ConfigureAwait(false))
+            {
+                Volatile.Write(ref _busy, 1);
+                DroneCommandResult result;
+                var started = _time.GetTimestamp();
+                try
+                {
+                    using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, item.CallerToken);
+                    result = await ProcessAsync(item.Command, started, linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    result = Result(DroneCommandOutcome.Aborted, null, null, started);
+                }
+                catch (Exception ex)
+                {
+                    TelloLog.LoopFailed(_logger, "command worker " + Id, ex);
+                    _desynced = true;
+                    result = Result(DroneCommandOutcome.Aborted, null, null, started);
+                }
+                finally
+                {
+                    Volatile.Write(ref _busy, 0);
+                }
+
+                item.Complete(result);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Shutdown.
+        }
+    }
+
+    private async Task<DroneCommandResult> ProcessAsync(TelloCommand command, long started, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        if (!IsConnected && command.Kind != TelloCommandKind.EnterSdk)
+        {
+            return Result(DroneCommandOutcome.LinkDown, null, null, started);
+        }
+
+        var attempts = command.IsRetryable ? 1 + _options.ReadRetries : 1;
+        var timeout = TimeoutFor(command);
+        for (var attempt = 1; ; attempt++)
+        {
+            // `command` itself needs no resync: its reply proves nothing and a stray ok is harmless.
+            if (_desynced && command.Kind != TelloCommandKind.EnterSdk && !await ResyncAsync(ct).ConfigureAwait(false))
+            {
+                return Result(DroneCommandOutcome.LinkDown, null, null, started);
+            }
+
+            await GapAsync(ct).ConfigureAwait(false);
+            var waiter = SendWithWaiter(command.Text, isStop: false);
+            if (waiter is null)
+            {
+                return Result(DroneCommandOutcome.LinkDown, null, null, started);
+            }
+
+            var (reply, timedOut) = await WaitAsync(waiter, timeout, ct).ConfigureAwait(false);
+            MarkReply();
+            if (timedOut)
+            {
+                _desynced = true;
+                var retry = attempt < attempts;
+                if (command.Kind == TelloCommandKind.EnterSdk && !IsConnected)
+                {
+                    TelloLog.NoAnswerWhileConnecting(_logger, Id);
+                }
+                else
+                {
+                    TelloLog.TimedOut(_logger, Id, command.Text, timeout.TotalMilliseconds, retry ? "; retrying" : "");
+                }
+
+                if (retry)
+                {
+                    continue;
+                }
+
+                return Result(DroneCommandOutcome.Timeout, null, null, started);
+            }
+
+            if (reply is null)
+            {
+                return Result(DroneCommandOutcome.Aborted, null, null, started);
+            }
+
+            var judged = Judge(command, reply, started);
+            if (judged is not null)
+            {
+                return judged;
+            }
+
+            if (attempt >= attempts)
+            {
+                // Never hand back a value that may belong to another command; the outcome is unknown.
+                return Result(DroneCommandOutcome.Timeout, reply, null, started);
+            }
+        }
+    }
+
+    private async Task<DroneCommandResult> SendAndJudgeAsync(TelloCommand command, TimeSpan timeout, long started, CancellationToken ct)
+    {
+        var waiter = SendWithWaiter(command.Text, isStop: command.Kind == TelloCommandKind.Stop);
+        if (waiter is null)
+        {
+            return Result(DroneCommandOutcome.LinkDown, null, null, started);
+        }
+
+        try
+        {
+            var (reply, timedOut) = await WaitAsync(waiter, timeout, ct).ConfigureAwait(false);
+            if (timedOut)
+            {
+                _desynced = true;
+                TelloLog.TimedOut(_logger, Id, command.Text, timeout.TotalMilliseconds, "");
+                return Result(DroneCommandOutcome.Timeout, null, null, started);
+            }
+
+            return reply is null
+                ? Result(DroneCommandOutcome.Aborted, null, null, started)
+                : Judge(command, reply, started) ?? Result(DroneCommandOutcome.Timeout, reply, null, started);
+        }
+        catch (OperationCanceledException)
+        {
+            return Result(DroneCommandOutcome.Aborted, null, null, started);
+        }
+    }
+
+    /// <summary>Null when the reply does not fit the command (the link is then desynced).</summary>
+    private DroneCommandResult? Judge(TelloCommand command, string reply, long started)
+    {
+        switch (ReplyParser.Match(command, reply, out var values))
+        {
+            case ReplyMatch.Success:
+                if (command.Kind == TelloCommandKind.Takeoff)
+                {
+                    _flying = true;
+                }
+                else if (command.Kind == TelloCommandKind.Land)
+                {
+                    MarkLanded();
+                }
+
+                return Result(DroneCommandOutcome.Ok, reply, values, started);
+            case ReplyMatch.Failure:
+                if (reply.Contains("motor stop", StringComparison.OrdinalIgnoreCase)
+                    || reply.Contains("auto land", StringComparison.OrdinalIgnoreCase))
+                {
+                    MarkLanded();
+                }
+
+                return Result(DroneCommandOutcome.DroneError, reply, null, started);
+            default:
+                _desynced = true;
+                TelloLog.Mismatch(_logger, Id, command.Text, reply);
+                return null;
+        }
+    }
+
+    /// <summary>Sends <c>sn?</c> and discards everything until a serial number (or a reply naming <c>sn?</c>) arrives.</summary>
+    private async Task<bool> ResyncAsync(CancellationToken ct)
+    {
+        _fleet.Counters.IncResync();
+        _fleet.Metrics.Resync(Id);
+        for (var attempt = 1; attempt <= _options.ResyncAttempts; attempt++)
+        {
+            await GapAsync(ct).ConfigureAwait(false);
+            var deadline = _time.GetTimestamp() + (long)(_options.CommandTimeout.TotalSeconds * _time.TimestampFrequency);
+            var waiter = SendWithWaiter("sn?", isStop: false);
+            if (waiter is null)
+            {
+                return false;
+            }
+
+            while (true)
+            {
+                var remaining = TimeSpan.FromSeconds((double)(deadline - _time.GetTimestamp()) / _time.TimestampFrequency);
+                if (remaining <= TimeSpan.Zero)
+                {
+                    Remove(waiter);
+                    break;
+                }
+
+                var (reply, timedOut) = await WaitAsync(waiter, remaining, ct).ConfigureAwait(false);
+                MarkReply();
+                if (timedOut)
+                {
+                    break;
+                }
+
+                if (reply is null)
+                {
+                    return false; // emergency
+                }
+
+                if (ReplyParser.IsSerialNumber(reply)
+                    || (ReplyParser.Classify(reply) == ReplyClass.UnknownCommand && reply.Contains("sn?", StringComparison.Ordinal)))
+                {
+                    _desynced = false;
+                    TelloLog.Resynced(_logger, Id, reply);
+                    return true;
+                }
+
+                _fleet.Counters.IncStale();
+                _fleet.Metrics.Stale(Id);
+                TelloLog.StaleReply(_logger, Id, reply);
+                waiter = RegisterWaiter();
+            }
+        }
+
+        TelloLog.ResyncFailed(_logger, Id, _options.ResyncAttempts);
+        return false;
+    }
+
+    private TimeSpan TimeoutFor(TelloCommand command) => command.Kind switch
+    {
+        TelloCommandKind.Takeoff => _options.TakeoffTimeout,
+        TelloCommandKind.Land => _options.LandTimeout,
+        TelloCommandKind.Motion when command.Text.StartsWith("go ", StringComparison.Ordinal)
+            || command.Text.StartsWith("curve ", StringComparison.Ordinal)
+            || command.Text.StartsWith("jump ", StringComparison.Ordinal) => _options.GoCurveTimeout,
+        TelloCommandKind.Motion => command.ExpectedDuration + _options.MoveTimeoutMargin,
+        _ => _options.CommandTimeout,
+    };
+
+    private async Task GapAsync(CancellationToken ct)
+    {
+        var elapsed = _time.GetElapsedTime(Interlocked.Read(ref _lastReplyTs));
+        if (elapsed < _options.MinCommandGap)
+        {
+            await Task.Delay(_options.MinCommandGap - elapsed, _time, ct).ConfigureAwait(false);
+        }
+    }
+
+    private ReplyWaiter RegisterWaiter()
+    {
+        var waiter = new ReplyWaiter(false);
+        lock (_gate)
+        {
+            _waiters.AddLast(waiter);
+        }
+
+        return waiter;
+    }
+
+    // Register and send under one lock so the waiter order is the send order.
+    private ReplyWaiter? SendWithWaiter(string text, bool isStop)
+    {
+        var waiter = new ReplyWaiter(isStop);
+        lock (_gate)
+        {
+            _waiters.AddLast(waiter);
+            if (!_fleet.Send(this, text))
+            {
+                _waiters.Remove(waiter);
+                return null;
+            }
+        }
+
+        Touch();
+        return waiter;
+    }
+
+    private async Task<(string? Reply, bool TimedOut)> WaitAsync(ReplyWaiter waiter, TimeSpan timeout, CancellationToken ct)
+    {
+        try
+        {
+            return (await waiter.Task.WaitAsync(timeout, _time, ct).ConfigureAwait(false), false);
+        }
+        catch (TimeoutException)
+        {
+            if (!Remove(waiter) && waiter.Task.IsCompletedSuccessfully)
+            {
+                return (waiter.Task.Result, false); // the reply won the race with the timer
+            }
+
+            return (null, true);
+        }
+        catch (OperationCanceledException)
+        {
+            Remove(waiter);
+            _desynced = true; // its reply may still arrive
+            throw;
+        }
+    }
+
+    private bool Remove(ReplyWaiter waiter)
+    {
+        lock (_gate)
+        {
+            return _waiters.Remove(waiter);
+        }
+    }
+
+    private void AbortWaiters()
+    {
+        ReplyWaiter[] all;
+        lock (_gate)
+        {
+            all = [.. _waiters];
+            _waiters.Clear();
+        }
+
+        foreach (var w in all)
+        {
+            w.TrySet(null);
+        }
+    }
+
+    private static readonly TimeSpan LandedHoldOff = TimeSpan.FromSeconds(2);
+
+    private void MarkLanded()
+    {
+        Interlocked.Exchange(ref _markedLandedTs, _time.GetTimestamp());
+        _flying = false;
+    }
+
+    private void Touch() => Interlocked.Exchange(ref _lastSendTs, _time.GetTimestamp());
+
+    private void MarkReply() => Interlocked.Exchange(ref _lastReplyTs, _time.GetTimestamp());
+
+    private void InferFlying(TelloState state, long ts)
+    {
+        if (state.HeightCm is not { } h)
+        {
+            return;
+        }
+
+        if (h > 0)
+        {
+            _groundSinceTs = -1;
+            // Datagrams sent just before a land/emergency still show height; do not let them undo it.
+            if (Interlocked.Read(ref _markedLandedTs) == long.MinValue
+                || _time.GetElapsedTime(Interlocked.Read(ref _markedLandedTs)) >= LandedHoldOff)
+            {
+                _flying = true;
+            }
+
+            return;
+        }
+
+        // On the ground for a second (not a momentary 0 during a descent): landed, e.g. an auto-land.
+        if (_groundSinceTs < 0)
+        {
+            _groundSinceTs = ts;
+        }
+        else if (_flying && _time.GetElapsedTime(_groundSinceTs) >= TimeSpan.FromSeconds(1))
+        {
+            _flying = false;
+        }
+    }
+
+    private void OnHealthChanged(DroneLinkHealth old, DroneLinkHealth health)
+    {
+        TelloLog.HealthChanged(_logger, Id, old, health);
+        if (health == DroneLinkHealth.Fresh && old is DroneLinkHealth.Connecting or DroneLinkHealth.Lost)
+        {
+            WriteEvent("link_up", old, health);
+        }
+        else if (health == DroneLinkHealth.Lost)
+        {
+            WriteEvent("link_down", old, health);
+        }
+
+        var handler = HealthChanged;
+        if (handler is not null)
+        {
+            try
+            {
+                handler(this, old, health);
+            }
+            catch (Exception ex)
+            {
+                TelloLog.HandlerFailed(_logger, Id, ex);
+            }
+        }
+    }
+
+    private void WriteEvent(string name, DroneLinkHealth old, DroneLinkHealth health)
+    {
+        var (wall, source) = _fleet.WallClock.Now();
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("event", name);
+            w.WriteString("drone_id", Id);
+            w.WriteString("address", EndPoint.ToString());
+            w.WriteString("health_from", old.ToString().ToLowerInvariant());
+            w.WriteString("health_to", health.ToString().ToLowerInvariant());
+            w.WriteEndObject();
+        }
+
+        WriteRecord(new TelemetryRecord(_eventStream, RecordKind.Event, wall, source, _time.GetTimestamp(), stream.ToArray()));
+    }
+
+    private void WriteRecord(TelemetryRecord record)
+    {
+        if (!_fleet.Records.TryWrite(record))
+        {
+            _fleet.Counters.IncRecordDropped();
+            TelloLog.RecordDropped(_logger, Id);
+        }
+    }
+
+    private DroneCommandResult Result(DroneCommandOutcome outcome, string? reply, IReadOnlyDictionary<string, double>? values, long started) =>
+        new(outcome, reply, values, _time.GetElapsedTime(started));
+
+    private sealed record StateSnapshot(TelloState State, DateTimeOffset At, long Timestamp);
+
+    private sealed class ReplyWaiter(bool isStop)
+    {
+        private readonly TaskCompletionSource<string?> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool IsStop { get; } = isStop;
+
+        public Task<string?> Task => _tcs.Task;
+
+        /// <summary>Null aborts (emergency, shutdown).</summary>
+        public bool TrySet(string? reply) => _tcs.TrySetResult(reply);
+    }
+
+    private sealed class QueuedCommand(TelloCommand command, Action<DroneCommandResult>? onDone, CancellationToken callerToken)
+    {
+        private readonly TaskCompletionSource<DroneCommandResult> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TelloCommand Command { get; } = command;
+
+        public CancellationToken CallerToken { get; } = callerToken;
+
+        public Task<DroneCommandResult> Task => _tcs.Task;
+
+        public void Complete(DroneCommandResult result)
+        {
+            if (_tcs.TrySetResult(result))
+            {
+                onDone?.Invoke(result);
+            }
+        }
+    }
+}
