@@ -1,0 +1,117 @@
+using System.Net;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgeGateway.LocalApi.Auth;
+
+public enum AuthOutcome
+{
+    Authenticated,
+    /// <summary>A token was presented and matches nothing.</summary>
+    InvalidToken,
+    /// <summary>No token, not from a trusted network, and anonymous clients are refused.</summary>
+    TokenRequired,
+}
+
+/// <summary>Turns a request (Bearer header or <c>?token=</c>) and its source address into a principal.</summary>
+internal sealed class ClientAuthenticator
+{
+    private readonly List<(string Name, ClientRole Role, byte[] Hash)> _tokens = [];
+    private readonly List<IPNetwork> _trusted = [];
+    private readonly ClientRole _trustedRole;
+    private readonly ClientRole? _anonymousRole;
+
+    public ClientAuthenticator(IOptions<LocalApiOptions> options, ILogger<ClientAuthenticator> logger)
+    {
+        var auth = options.Value.Auth;
+        foreach (var t in auth.Tokens)
+        {
+            if (RoleNames.TryParse(t.Role, out var role) && TokenHash.TryParse(t.Hash, out var hash))
+            {
+                _tokens.Add((t.Name, role.Value, hash));
+            }
+        }
+
+        if (!string.IsNullOrEmpty(auth.TokenFile))
+        {
+            _tokens.AddRange(TokenFileReader.Read(auth.TokenFile));
+        }
+
+        foreach (var n in auth.EffectiveTrustedNetworks)
+        {
+            if (IPNetwork.TryParse(n, out var net))
+            {
+                _trusted.Add(net);
+            }
+        }
+
+        _trustedRole = RoleNames.TryParse(auth.TrustedRole, out var tr) ? tr.Value : ClientRole.Pilot;
+        _anonymousRole = string.Equals(auth.AnonymousRole, "none", StringComparison.OrdinalIgnoreCase) ? null : ClientRole.Observer;
+        // Names and counts only: token values and hashes never reach a log.
+        logger.AuthConfigured(_tokens.Count, string.Join(", ", auth.EffectiveTrustedNetworks), RoleNames.Name(_trustedRole),
+            _anonymousRole is null ? "none" : "observer");
+    }
+
+    /// <param name="connectionIdentity">For a WebSocket without a token: the connection's own identity.</param>
+    public AuthOutcome Authenticate(HttpContext context, string? connectionIdentity, out ClientPrincipal? principal)
+    {
+        principal = null;
+        var token = BearerToken(context) ?? (connectionIdentity is not null ? context.Request.Query["token"].ToString() : null);
+        var remote = context.Connection.RemoteIpAddress;
+        if (remote is { IsIPv4MappedToIPv6: true })
+        {
+            remote = remote.MapToIPv4();
+        }
+
+        if (!string.IsNullOrEmpty(token))
+        {
+            var hash = TokenHash.Of(token);
+            foreach (var t in _tokens)
+            {
+                if (CryptographicOperations.FixedTimeEquals(hash, t.Hash))
+                {
+                    principal = new ClientPrincipal("token:" + t.Name, t.Role, "token");
+                    return AuthOutcome.Authenticated;
+                }
+            }
+
+            return AuthOutcome.InvalidToken;
+        }
+
+        var identity = connectionIdentity ?? "addr:" + remote;
+        if (remote is not null && IsTrusted(remote))
+        {
+            principal = new ClientPrincipal(identity, _trustedRole, "trusted_network");
+            return AuthOutcome.Authenticated;
+        }
+
+        if (_anonymousRole is { } anon)
+        {
+            principal = new ClientPrincipal(identity, anon, "anonymous");
+            return AuthOutcome.Authenticated;
+        }
+
+        return AuthOutcome.TokenRequired;
+    }
+
+    private bool IsTrusted(IPAddress address)
+    {
+        foreach (var n in _trusted)
+        {
+            if (n.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string? BearerToken(HttpContext context)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
+    }
+}

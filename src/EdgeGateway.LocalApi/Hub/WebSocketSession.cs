@@ -1,0 +1,424 @@
+using System.Net.WebSockets;
+using System.Text.Json;
+using EdgeGateway.Drones;
+using EdgeGateway.LocalApi.Auth;
+using EdgeGateway.LocalApi.Commands;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeGateway.LocalApi.Hub;
+
+/// <summary>The receive side of one WebSocket: limits, parsing, and the message vocabulary.</summary>
+internal sealed class WebSocketSession
+{
+    private readonly HubClient _client;
+    private readonly LocalHub _hub;
+    private readonly CommandService _commands;
+    private readonly PilotControl _control;
+    private readonly IDroneFleet _fleet;
+    private readonly LocalApiLimitOptions _limits;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private double _tokens;
+    private long _lastRefill;
+    private int _refusedInRow;
+    private int _commandsInFlight;
+
+    public WebSocketSession(HubClient client, LocalHub hub, CommandService commands, PilotControl control, IDroneFleet fleet,
+        LocalApiLimitOptions limits, TimeProvider time, ILogger logger)
+    {
+        _client = client;
+        _hub = hub;
+        _commands = commands;
+        _control = control;
+        _fleet = fleet;
+        _limits = limits;
+        _time = time;
+        _logger = logger;
+        _tokens = limits.MessageBurst;
+        _lastRefill = time.GetTimestamp();
+    }
+
+    public async Task ReceiveLoopAsync(CancellationToken aborted)
+    {
+        var socket = _client.Socket;
+        var buffer = new byte[Math.Min(1024, _limits.MaxFrameBytes + 1)];
+        var length = 0;
+        var oversize = false;
+        while (socket.State is WebSocketState.Open or WebSocketState.CloseSent)
+        {
+            if (length == buffer.Length)
+            {
+                if (buffer.Length > _limits.MaxFrameBytes)
+                {
+                    // Over the limit: keep reading (to find the end) into the same space, but never grow.
+                    oversize = true;
+                    length = 0;
+                }
+                else
+                {
+                    Array.Resize(ref buffer, Math.Min(buffer.Length * 2, _limits.MaxFrameBytes + 1));
+                }
+            }
+
+            var result = await socket.ReceiveAsync(buffer.AsMemory(length), aborted).ConfigureAwait(false);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                _client.RequestClose(1000, "bye", "client_closed");
+                return;
+            }
+
+            _client.MarkReceived();
+            length += result.Count;
+            if (length > _limits.MaxFrameBytes)
+            {
+                oversize = true;
+                length = 0;
+            }
+
+            if (!result.EndOfMessage)
+            {
+                continue;
+            }
+
+            var messageLength = length;
+            length = 0;
+            if (oversize)
+            {
+                oversize = false;
+                _hub.Metrics.MessagesIn.Add(1);
+                _client.RequestClose(1009, $"message larger than {_limits.MaxFrameBytes} bytes", "message_too_big");
+                continue;
+            }
+
+            if (_client.CloseRequested)
+            {
+                continue; // closing: read until the peer's close, ignore the rest
+            }
+
+            _hub.Metrics.MessagesIn.Add(1);
+            _control.Touch(_client.Principal.Identity);
+            if (!Admit())
+            {
+                continue;
+            }
+
+            if (result.MessageType == WebSocketMessageType.Binary)
+            {
+                _client.Send(JsonOut.Error(ApiErrors.BinaryNotSupported, "binary frames are not supported; send JSON text frames"));
+                continue;
+            }
+
+            Handle(buffer.AsSpan(0, messageLength));
+        }
+    }
+
+    /// <summary>Token bucket per connection: the excess gets one error frame, a sustained flood a 1008 close.</summary>
+    private bool Admit()
+    {
+        var now = _time.GetTimestamp();
+        _tokens = Math.Min(_limits.MessageBurst, _tokens + _time.GetElapsedTime(_lastRefill, now).TotalSeconds * _limits.MessagesPerSecond);
+        _lastRefill = now;
+        if (_tokens >= 1)
+        {
+            _tokens -= 1;
+            _refusedInRow = 0;
+            return true;
+        }
+
+        _refusedInRow++;
+        if (_refusedInRow >= _limits.FloodCloseAfter)
+        {
+            _logger.ClientFlooded(_client.Id, _client.Principal.Identity, _refusedInRow);
+            _client.RequestClose(1008, "message rate limit exceeded", "flood");
+        }
+        else if (_refusedInRow == 1)
+        {
+            _client.Send(JsonOut.Error(ApiErrors.RateLimited,
+                $"more than {_limits.MessagesPerSecond:0.#} messages per second; messages are being refused, keep on and the connection is closed"));
+        }
+
+        return false;
+    }
+
+    private void Handle(ReadOnlySpan<byte> utf8)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
+        }
+        catch (JsonException e)
+        {
+            _client.Send(JsonOut.Error(ApiErrors.InvalidJson, "frame is not valid JSON: " + e.Message));
+            return;
+        }
+
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                _client.Send(JsonOut.Error(ApiErrors.InvalidJson, "frame must be a JSON object with a \"type\""));
+                return;
+            }
+
+            JsonElement? requestId = root.TryGetProperty("request_id", out var rid) ? rid.Clone() : null;
+            if (!root.TryGetProperty("type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
+            {
+                _client.Send(JsonOut.Error(ApiErrors.InvalidRequest, "\"type\" is required (a string)", requestId));
+                return;
+            }
+
+            var type = typeElement.GetString()!;
+            switch (type)
+            {
+                case "ping":
+                    Pong(root);
+                    break;
+                case "subscribe":
+                    Subscribe(root, requestId);
+                    break;
+                case "unsubscribe":
+                    Unsubscribe(root, requestId);
+                    break;
+                case "command":
+                    Command(root, requestId);
+                    break;
+                case "take_control" or "release_control":
+                    var droneId = root.TryGetProperty("drone_id", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+                    RunCommand(new CommandRequest(type, default, droneId), requestId, type == "take_control" ? "control_granted" : "control_released");
+                    break;
+                default:
+                    _client.Send(JsonOut.Error(ApiErrors.UnknownType,
+                        $"unknown message type \"{(type.Length > 40 ? type[..40] : type)}\"; known: ping, subscribe, unsubscribe, command, take_control, release_control",
+                        requestId));
+                    break;
+            }
+        }
+    }
+
+    private void Pong(JsonElement root)
+    {
+        _client.Send(JsonOut.Build(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "pong");
+            if (root.TryGetProperty("timestamp", out var ts))
+            {
+                w.WritePropertyName("timestamp");
+                ts.WriteTo(w);
+            }
+            else
+            {
+                w.WriteNull("timestamp");
+            }
+
+            w.WriteNumber("server_time", _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
+            w.WriteEndObject();
+        }));
+    }
+
+    private void Subscribe(JsonElement root, JsonElement? requestId)
+    {
+        if (!TryChannel(root, requestId, out var channel) || !TrySource(root, channel, requestId, out var source))
+        {
+            return;
+        }
+
+        double? maxHz = null;
+        if (root.TryGetProperty("max_hz", out var hz) && hz.ValueKind != JsonValueKind.Null)
+        {
+            if (hz.ValueKind != JsonValueKind.Number || !hz.TryGetDouble(out var v) || !(v > 0) || v > 1000)
+            {
+                _client.Send(JsonOut.Error(ApiErrors.InvalidParameter, "max_hz must be a number greater than 0 and at most 1000", requestId));
+                return;
+            }
+
+            maxHz = v;
+        }
+
+        var minInterval = maxHz is { } m ? (long)(_time.TimestampFrequency / m) : 0;
+        _client.Subscribe(new Subscription(channel, source, maxHz, minInterval));
+        _client.Send(JsonOut.Build(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "subscribed");
+            w.WriteString("channel", channel);
+            w.WriteString("drone_id", source ?? "*");
+            if (maxHz is { } mh)
+            {
+                w.WriteNumber("max_hz", mh);
+            }
+            else
+            {
+                w.WriteNull("max_hz");
+            }
+
+            if (requestId is { } id)
+            {
+                w.WritePropertyName("request_id");
+                id.WriteTo(w);
+            }
+
+            w.WriteEndObject();
+        }));
+
+        if (channel == HubChannels.StatusUpdates)
+        {
+            // The current state at once, so a new client need not wait for the next datagram (or for a dead link).
+            foreach (var link in _fleet.Drones)
+            {
+                if (source is null || source == link.Id)
+                {
+                    var status = link.Status;
+                    _client.Send(StatusJson.StatusUpdateFrame(status, status.State, status.LastStateAt));
+                }
+            }
+        }
+    }
+
+    private void Unsubscribe(JsonElement root, JsonElement? requestId)
+    {
+        if (!TryChannel(root, requestId, out var channel))
+        {
+            return;
+        }
+
+        var source = root.TryGetProperty("drone_id", out var d) && d.ValueKind == JsonValueKind.String && d.GetString() != "*" ? d.GetString() : null;
+        _client.Unsubscribe(channel, source);
+        _client.Send(JsonOut.Build(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "unsubscribed");
+            w.WriteString("channel", channel);
+            w.WriteString("drone_id", source ?? "*");
+            w.WriteEndObject();
+        }));
+    }
+
+    private bool TryChannel(JsonElement root, JsonElement? requestId, out string channel)
+    {
+        channel = root.TryGetProperty("channel", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
+        if (channel.Length == 0)
+        {
+            _client.Send(JsonOut.Error(ApiErrors.InvalidRequest, "\"channel\" is required, e.g. \"status_updates\"", requestId));
+            return false;
+        }
+
+        if (!_hub.HasChannel(channel))
+        {
+            _client.Send(JsonOut.Error(ApiErrors.UnknownChannel,
+                $"unknown channel \"{(channel.Length > 40 ? channel[..40] : channel)}\"; known: {string.Join(", ", _hub.Channels.Order())}", requestId));
+            return false;
+        }
+
+        return true;
+    }
+
+    private bool TrySource(JsonElement root, string channel, JsonElement? requestId, out string? source)
+    {
+        source = null;
+        var given = root.TryGetProperty("drone_id", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+        if (given == "*")
+        {
+            return true;
+        }
+
+        var droneChannel = channel is HubChannels.StatusUpdates or HubChannels.Events;
+        if (given is null)
+        {
+            // status_updates defaults to the first configured drone; other channels to every source.
+            source = channel == HubChannels.StatusUpdates && _fleet.Drones.Count > 0 ? _fleet.Drones[0].Id : null;
+            return true;
+        }
+
+        if (droneChannel && _fleet.Find(given) is null)
+        {
+            _client.Send(JsonOut.Error(ApiErrors.UnknownDrone,
+                $"unknown drone_id \"{(given.Length > 40 ? given[..40] : given)}\"; known: {string.Join(", ", _fleet.Drones.Select(x => x.Id))}", requestId));
+            return false;
+        }
+
+        source = given;
+        return true;
+    }
+
+    private void Command(JsonElement root, JsonElement? requestId)
+    {
+        var action = root.TryGetProperty("action", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
+        var parameters = root.TryGetProperty("parameters", out var p) ? p.Clone() : default;
+        var droneId = root.TryGetProperty("drone_id", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+        RunCommand(new CommandRequest(action, parameters, droneId), requestId, "command_result");
+    }
+
+    private void RunCommand(CommandRequest request, JsonElement? requestId, string replyType)
+    {
+        var isEmergency = request.Action is not null && DroneActions.Normalize(request.Action) == "emergency";
+        // Emergency is never refused for being one too many.
+        if (!isEmergency && Interlocked.Increment(ref _commandsInFlight) > _limits.MaxCommandsInFlight)
+        {
+            Interlocked.Decrement(ref _commandsInFlight);
+            _client.Send(JsonOut.Error(ApiErrors.TooManyCommands,
+                $"more than {_limits.MaxCommandsInFlight} commands in flight on this connection; wait for results", requestId));
+            return;
+        }
+
+        _ = RunCommandAsync(request, requestId, replyType, countsInFlight: !isEmergency);
+    }
+
+    private async Task RunCommandAsync(CommandRequest request, JsonElement? requestId, string replyType, bool countsInFlight)
+    {
+        try
+        {
+            var reply = await _commands.ExecuteAsync(request, _client.Principal, onSocket: true, CancellationToken.None).ConfigureAwait(false);
+            if (replyType != "command_result" && !reply.Success)
+            {
+                _client.Send(JsonOut.Error(reply.Code ?? ApiErrors.Internal, reply.Message, requestId, w =>
+                {
+                    w.WriteString("drone_id", reply.DroneId);
+                    if (reply.Data is { } data && data.TryGetValue("holder", out var holder))
+                    {
+                        JsonOut.WriteValue(w, "holder", holder);
+                    }
+                }));
+                return;
+            }
+
+            _client.Send(JsonOut.Build(w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("type", replyType);
+                if (requestId is { } id)
+                {
+                    w.WritePropertyName("request_id");
+                    id.WriteTo(w);
+                }
+
+                w.WriteString("action", request.Action is null ? null : DroneActions.Normalize(request.Action));
+                w.WriteString("drone_id", reply.DroneId);
+                w.WriteBoolean("success", reply.Success);
+                w.WriteString("message", reply.Message);
+                if (!reply.Success)
+                {
+                    w.WriteString("error", reply.Message);
+                    w.WriteString("code", reply.Code);
+                }
+
+                JsonOut.WriteValue(w, "data", reply.Data ?? new Dictionary<string, object?>());
+                w.WriteEndObject();
+            }));
+        }
+        catch (Exception e)
+        {
+            _logger.CommandFailed(_client.Id, request.Action ?? "", e);
+            _client.Send(JsonOut.Error(ApiErrors.Internal, "internal error running the command", requestId));
+        }
+        finally
+        {
+            if (countsInFlight)
+            {
+                Interlocked.Decrement(ref _commandsInFlight);
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using EdgeGateway.Health;
+using EdgeGateway.LocalApi.Auth;
+using EdgeGateway.LocalApi.Commands;
+using EdgeGateway.LocalApi.Http;
+using EdgeGateway.LocalApi.Hub;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace EdgeGateway.LocalApi;
+
+public static class LocalApiServiceCollectionExtensions
+{
+    /// <summary>
+    /// Binds <see cref="LocalApiOptions"/> from <paramref name="section"/> (normally <c>LocalApi</c>), validates them at
+    /// start, and registers the hub, authentication, pilot control with its failsafe, and the drone-state bridge.
+    /// Needs an <c>IDroneFleet</c> in DI; uses <see cref="TimeProvider"/> from DI (System if none).
+    /// </summary>
+    public static IServiceCollection AddLocalApi(this IServiceCollection services, IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        var path = section is IConfigurationSection s ? s.Path : LocalApiOptions.SectionName;
+        services.AddOptions<LocalApiOptions>()
+            .Bind(section)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<LocalApiOptions>>(new LocalApiOptionsValidator(path));
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<LocalApiMetrics>();
+        services.TryAddSingleton<LocalHub>();
+        services.TryAddSingleton<ILocalHub>(sp => sp.GetRequiredService<LocalHub>());
+        services.AddSingleton<IHealthReporter>(sp => sp.GetRequiredService<LocalHub>());
+        services.TryAddSingleton<ClientAuthenticator>();
+        services.TryAddSingleton(sp => new PilotControl(
+            sp.GetRequiredService<Drones.IDroneFleet>(), sp.GetRequiredService<LocalHub>(), sp.GetRequiredService<IOptions<LocalApiOptions>>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<PilotControl>>(),
+            sp.GetRequiredService<LocalApiMetrics>(), sp.GetService<LoopHeartbeatRegistry>()));
+        services.TryAddSingleton<CommandService>();
+        services.TryAddSingleton<LocalApiEndpoints>();
+        services.AddHostedService<DroneStatePublisher>();
+        return services;
+    }
+
+    /// <summary>
+    /// Maps <c>GET /api/drone/status</c>, <c>GET /api/drones</c>, <c>POST /api/drone/execute</c>, JSON 404/405 for the rest of
+    /// <c>/api</c>, and the WebSocket <c>/ws</c> (with its own WebSockets middleware, so the host need not add one).
+    /// </summary>
+    public static IEndpointConventionBuilder MapLocalApi(this IEndpointRouteBuilder endpoints)
+    {
+        var api = endpoints.ServiceProvider.GetRequiredService<LocalApiEndpoints>();
+        var limits = endpoints.ServiceProvider.GetRequiredService<IOptions<LocalApiOptions>>().Value.Limits;
+        var group = endpoints.MapGroup("");
+        group.Map("/api/drone/status", api.StatusAsync);
+        group.Map("/api/drones", api.DronesAsync);
+        group.Map("/api/drone/execute", api.ExecuteAsync);
+        group.Map("/api/{**rest}", api.NotFoundAsync);
+        var ws = endpoints.CreateApplicationBuilder();
+        ws.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(limits.KeepAliveIntervalSeconds) });
+        ws.Run(api.WebSocketAsync);
+        group.Map("/ws", ws.Build());
+        return group;
+    }
+
+    private sealed class LocalApiOptionsValidator(string path) : IValidateOptions<LocalApiOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, LocalApiOptions options)
+        {
+            var errors = options.Validate(path).ToList();
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
+    }
+}
