@@ -195,8 +195,11 @@ public sealed class LocalApiFailsafeOptions
 {
     public bool Enabled { get; set; } = true;
 
-    /// <summary>The controlling pilot is gone after this long without any message or request from them.</summary>
-    public double PilotSilenceSeconds { get; set; } = 15;
+    /// <summary>
+    /// The controlling pilot is gone after this long without any message or request from them. Longer than the
+    /// 30 s status poll of the existing agent backend, so an unchanged HTTP pilot that is alive keeps control.
+    /// </summary>
+    public double PilotSilenceSeconds { get; set; } = 45;
 
     /// <summary>After the hover, land unless a pilot takes control within this time.</summary>
     public double LandGraceSeconds { get; set; } = 15;
