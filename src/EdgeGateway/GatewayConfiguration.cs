@@ -5,6 +5,7 @@ using EdgeGateway.Drones;
 using EdgeGateway.Hosting;
 using EdgeGateway.LocalApi;
 using EdgeGateway.Options;
+using EdgeGateway.Sensors.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
 
@@ -83,6 +84,7 @@ public static class GatewayConfiguration
         Check<DroneOptions>(configuration, DroneOptions.SectionName, problems);
         Check<BufferOptions>(configuration, "Buffer", problems);
         Check<LocalApiOptions>(configuration, LocalApiOptions.SectionName, problems);
+        Check<SensorsOptions>(configuration, SensorsOptions.SectionName, problems);
         return problems;
     }
 

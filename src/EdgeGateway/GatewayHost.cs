@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using EdgeGateway.Bridges;
 using EdgeGateway.Buffer;
 using EdgeGateway.CommandLine;
 using EdgeGateway.Drones;
@@ -6,6 +7,8 @@ using EdgeGateway.Hosting;
 using EdgeGateway.Hosting.Systemd;
 using EdgeGateway.LocalApi;
 using EdgeGateway.Records;
+using EdgeGateway.Sensors.Api;
+using EdgeGateway.Sensors.Hosting;
 using EdgeGateway.Simulation;
 using EdgeGateway.Time;
 using Microsoft.AspNetCore.Builder;
@@ -119,7 +122,9 @@ public static partial class GatewayHost
         // Every producer writes into the buffer's bounded intake; nothing waits on the disk.
         builder.Services.AddSingleton<IRecordWriter>(sp => sp.GetRequiredService<IRecordBuffer>());
         builder.Services.AddDrones(config.GetSection(DroneOptions.SectionName));
+        builder.Services.AddSensors(config.GetSection(SensorsOptions.SectionName));
         builder.Services.AddLocalApi(config.GetSection("LocalApi"));
+        builder.Services.AddHostedService<SensorHubBridge>();
         builder.Services.AddHostedService<ReadinessOnStart>();
     }
 
@@ -127,6 +132,7 @@ public static partial class GatewayHost
     {
         app.MapGatewayHostingEndpoints();
         app.MapBufferEndpoints();
+        app.MapSensorEndpoints();
         app.MapLocalApi();
     }
 

@@ -39,7 +39,11 @@ public static class TaskTimeouts
         => task.AsTask().WithTimeout(timeout, what);
 
     /// <summary>Polls <paramref name="condition"/> until true or the timeout; fails with <paramref name="because"/>.</summary>
-    public static async Task Eventually(Func<bool> condition, string because, TimeSpan? timeout = null, TimeSpan? poll = null)
+    public static Task Eventually(Func<bool> condition, string because, TimeSpan? timeout = null, TimeSpan? poll = null)
+        => Eventually(condition, () => because, timeout, poll);
+
+    /// <summary>As above; <paramref name="because"/> is evaluated only on failure (e.g. to include a process's output so far).</summary>
+    public static async Task Eventually(Func<bool> condition, Func<string> because, TimeSpan? timeout = null, TimeSpan? poll = null)
     {
         var limit = timeout ?? Default;
         var deadline = DateTime.UtcNow + limit;
@@ -47,7 +51,7 @@ public static class TaskTimeouts
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"Not true within {limit.TotalSeconds:0.#} s: {because}");
+                throw new TimeoutException($"Not true within {limit.TotalSeconds:0.#} s: {because()}");
             }
 
             await Task.Delay(poll ?? TimeSpan.FromMilliseconds(20)).ConfigureAwait(false);

@@ -29,7 +29,7 @@ public sealed class CrashRecoveryTests : IDisposable
 
         // The records the first run reported committed, read back after the crash from a restarted daemon.
         await using var second = GatewayProcess.Start(args);
-        await TaskTimeouts.Eventually(() => TryStatus(http) is not null, "the restarted daemon answers\n" + second.Output, TimeSpan.FromSeconds(45));
+        await TaskTimeouts.Eventually(() => TryStatus(http) is not null, () => "the restarted daemon answers\n" + second.Output, TimeSpan.FromSeconds(45));
         var afterRestart = await AllSequences(http);
         var committedBeforeKill = afterRestart.Where(s => s <= reportedCommitted).ToList();
 
@@ -50,7 +50,7 @@ public sealed class CrashRecoveryTests : IDisposable
     private static async Task WaitForCommitted(HttpClient http, int atLeastRecords, GatewayProcess process)
     {
         await TaskTimeouts.Eventually(() => (TryStatus(http)?.GetProperty("depth").GetInt64() ?? 0) >= atLeastRecords,
-            $"{atLeastRecords} records committed\n" + process.Output, TimeSpan.FromSeconds(60));
+            () => $"{atLeastRecords} records committed\n" + process.Output, TimeSpan.FromSeconds(60));
     }
 
     private static async Task<JsonElement> Status(HttpClient http) => await http.GetFromJsonAsync<JsonElement>("/api/buffer").WithTimeout();

@@ -25,7 +25,7 @@ public sealed class DaemonTests : IDisposable
         {
             status = TryGetJson(http, "/api/drone/status");
             return status.ValueKind == JsonValueKind.Object && status.GetProperty("connected").GetBoolean();
-        }, "the simulated drone shows as connected\n" + gateway.Output, TimeSpan.FromSeconds(45));
+        }, () => "the simulated drone shows as connected\n" + gateway.Output, TimeSpan.FromSeconds(45));
 
         Assert.InRange(status.GetProperty("battery").GetInt32(), 1, 100);
         var health = TryGetJson(http, "/healthz");
@@ -132,7 +132,7 @@ public sealed class DaemonTests : IDisposable
             ["WATCHDOG_USEC"] = "1000000",
         });
 
-        await TaskTimeouts.Eventually(() => Received().Contains("READY=1"), "READY=1 arrives\n" + gateway.Output, TimeSpan.FromSeconds(45));
+        await TaskTimeouts.Eventually(() => Received().Contains("READY=1"), () => "READY=1 arrives\n" + gateway.Output, TimeSpan.FromSeconds(45));
         await TaskTimeouts.Eventually(() => Received().Count(l => l == "WATCHDOG=1") >= 2, "WATCHDOG=1 arrives repeatedly", TimeSpan.FromSeconds(20));
         Assert.Contains(Received(), l => l.StartsWith("STATUS=", StringComparison.Ordinal));
 

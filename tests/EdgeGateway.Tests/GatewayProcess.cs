@@ -78,7 +78,11 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return gp;
     }
 
-    /// <summary>Arguments that keep a test's gateway and simulator off every other test's ports and addresses.</summary>
+    /// <summary>
+    /// Arguments that keep a test's gateway and simulator off every other test's ports and addresses, and
+    /// off the standard 8889/8890 too: a gateway already running on this machine binds 0.0.0.0:8889, which
+    /// would block any 127.x.y.z:8889.
+    /// </summary>
     public static List<string> IsolatedSimulateArgs(string dataDir, out int httpPort, out IPAddress droneAddress)
     {
         httpPort = FreePort.Tcp();
@@ -86,7 +90,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return
         [
             "--simulate", "--data-dir", dataDir, "--urls", $"http://127.0.0.1:{httpPort}",
-            $"--Simulator:Address={droneAddress}", "--Drones:CommandPort=0", $"--Drones:StatePort={FreePort.Udp()}",
+            $"--Simulator:Address={droneAddress}", $"--Simulator:CommandPort={FreePort.Udp(droneAddress)}",
+            "--Drones:CommandPort=0", $"--Drones:StatePort={FreePort.Udp()}",
         ];
     }
 

@@ -56,7 +56,7 @@ public sealed class PublishTests : IDisposable
             {
                 return false;
             }
-        }, "the published binary serves a connected simulated drone\n" + gateway.Output, TimeSpan.FromSeconds(60));
+        }, () => "the published binary serves a connected simulated drone\n" + gateway.Output, TimeSpan.FromSeconds(60));
 
         gateway.Signal(GatewayProcess.SigTerm);
         Assert.Equal(0, await gateway.WaitForExitAsync(TimeSpan.FromSeconds(20)));

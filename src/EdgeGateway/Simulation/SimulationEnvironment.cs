@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Sockets;
 using EdgeGateway.Simulator;
+using EdgeGateway.Simulator.Serial;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -14,11 +15,13 @@ namespace EdgeGateway.Simulation;
 public sealed class SimulationEnvironment : IAsyncDisposable
 {
     private readonly TelloFleetSimulator _fleet;
+    private readonly SerialSensorSimulator? _serial;
     private readonly ILoggerFactory _loggers;
 
-    private SimulationEnvironment(TelloFleetSimulator fleet, ILoggerFactory loggers)
+    private SimulationEnvironment(TelloFleetSimulator fleet, SerialSensorSimulator? serial, ILoggerFactory loggers)
     {
         _fleet = fleet;
+        _serial = serial;
         _loggers = loggers;
     }
 
@@ -65,7 +68,21 @@ public sealed class SimulationEnvironment : IAsyncDisposable
             return null;
         }
 
-        return new SimulationEnvironment(fleet, loggers);
+        // Serial sensors on pseudo-terminals: a GPS that follows the first drone, an air-quality line
+        // sensor and a TFmini range finder. The gateway reads them through its real serial code.
+        SerialSensorSimulator? serial = null;
+        if (configuration.GetValue("Simulator:SerialSensors", true))
+        {
+            var drone = fleet.Drones[0];
+            serial = new SerialSensorSimulator(new DelegatePositionSource(() =>
+            {
+                var s = drone.Snapshot;
+                return (s.XCm, s.YCm, s.HeightCm);
+            }));
+            serial.Start();
+        }
+
+        return new SimulationEnvironment(fleet, serial, loggers);
     }
 
     /// <summary>Points the drone link at the simulated drones (loopback, one entry per drone).</summary>
@@ -83,11 +100,43 @@ public sealed class SimulationEnvironment : IAsyncDisposable
             keys[$"Drones:Items:{index}:Address"] = _fleet.Drones[i].CommandEndPoint.ToString();
         }
 
+        if (_serial is { } serial)
+        {
+            keys["Sensors:Items:0:Id"] = "gps0";
+            keys["Sensors:Items:0:Type"] = "nmea";
+            keys["Sensors:Items:0:Device"] = serial.GpsDevicePath;
+            keys["Sensors:Items:0:Baud"] = "9600";
+            keys["Sensors:Items:1:Id"] = "air0";
+            keys["Sensors:Items:1:Type"] = "lines";
+            keys["Sensors:Items:1:Device"] = serial.LineSensorDevicePath;
+            keys["Sensors:Items:1:Baud"] = "115200";
+            keys["Sensors:Items:1:Format"] = "keyvalue";
+            string[][] fields = [["temperature", "C"], ["humidity", "%"], ["pressure", "hPa"], ["pm2_5", ""]];
+            for (var f = 0; f < fields.Length; f++)
+            {
+                keys[$"Sensors:Items:1:Fields:{f}:Name"] = fields[f][0];
+                if (fields[f][1].Length > 0)
+                {
+                    keys[$"Sensors:Items:1:Fields:{f}:Unit"] = fields[f][1];
+                }
+            }
+
+            keys["Sensors:Items:2:Id"] = "tfmini0";
+            keys["Sensors:Items:2:Type"] = "tfmini";
+            keys["Sensors:Items:2:Device"] = serial.TfminiDevicePath;
+            keys["Sensors:Items:2:Baud"] = "115200";
+        }
+
         configuration.AddInMemoryCollection(keys);
     }
 
     public async ValueTask DisposeAsync()
     {
+        if (_serial is not null)
+        {
+            await _serial.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _fleet.DisposeAsync().ConfigureAwait(false);
         _loggers.Dispose();
     }
