@@ -84,7 +84,7 @@ public static partial class StartupBench
             foreach (var a in new[]
             {
                 daemonDll, "--simulate", "--urls", "http://127.0.0.1:0", "--Drones:CommandPort=0",
-                $"--Drones:StatePort={RoundTripBench.FreeUdpPort()}", $"--Simulator:FirstAddress={simAddress}",
+                $"--Drones:StatePort={RoundTripBench.FreeUdpPort()}", $"--Simulator:Address={simAddress}",
                 "--data-dir", Path.Combine(dir, "data"),
             })
             {
