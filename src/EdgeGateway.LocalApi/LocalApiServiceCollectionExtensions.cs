@@ -63,6 +63,34 @@ public static class LocalApiServiceCollectionExtensions
         return group;
     }
 
+    /// <summary>
+    /// Puts the local API's origin and token checks (observer or better) in front of read-only endpoints
+    /// that other capabilities map under <paramref name="pathPrefixes"/> (e.g. <c>/api/sensors</c>), so every
+    /// <c>/api</c> call obeys the same roles. Call before mapping those endpoints.
+    /// </summary>
+    public static IApplicationBuilder UseLocalApiReadAccess(this IApplicationBuilder app, params string[] pathPrefixes)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var api = app.ApplicationServices.GetRequiredService<LocalApiEndpoints>();
+        return app.Use(async (context, next) =>
+        {
+            foreach (var prefix in pathPrefixes)
+            {
+                if (context.Request.Path.StartsWithSegments(prefix, StringComparison.OrdinalIgnoreCase))
+                {
+                    if (!await api.AuthorizeReadAsync(context).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    break;
+                }
+            }
+
+            await next(context).ConfigureAwait(false);
+        });
+    }
+
     private sealed class LocalApiOptionsValidator(string path) : IValidateOptions<LocalApiOptions>
     {
         public ValidateOptionsResult Validate(string? name, LocalApiOptions options)

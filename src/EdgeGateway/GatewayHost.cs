@@ -130,6 +130,8 @@ public static partial class GatewayHost
 
     private static void MapEndpoints(WebApplication app)
     {
+        // Every /api call obeys the local API's roles, including the read-only ones other capabilities map.
+        app.UseLocalApiReadAccess("/api/sensors", "/api/buffer", "/api/telemetry");
         app.MapGatewayHostingEndpoints();
         app.MapBufferEndpoints();
         app.MapSensorEndpoints();

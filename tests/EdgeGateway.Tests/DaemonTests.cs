@@ -161,3 +161,58 @@ public sealed class DaemonTests : IDisposable
         }
     }
 }
+
+public sealed class DaemonAccessTests : IDisposable
+{
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("eg-access-").FullName;
+
+    public void Dispose() => Directory.Delete(_dataDir, recursive: true);
+
+    [Fact]
+    public async Task Read_only_endpoints_of_every_capability_obey_the_local_api_roles()
+    {
+        const string token = "observer-secret-7f3a";
+        var hash = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+        var args = GatewayProcess.IsolatedSimulateArgs(_dataDir, out var port, out _);
+        // Loopback is not trusted here and anonymous clients are refused: every /api call needs the token.
+        args.AddRange([
+            "--LocalApi:Auth:TrustedNetworks:0=10.254.0.0/16", "--LocalApi:Auth:TrustedNetworks:1=fd00::/8",
+            "--LocalApi:Auth:AnonymousRole=none",
+            "--LocalApi:Auth:Tokens:0:Name=viewer", "--LocalApi:Auth:Tokens:0:Role=observer", $"--LocalApi:Auth:Tokens:0:Hash={hash}"]);
+        await using var gateway = GatewayProcess.Start(args);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+        await TaskTimeouts.Eventually(() => Probe(http, "/healthz", null) is 200 or 503, () => "the daemon answers\n" + gateway.Output,
+            TimeSpan.FromSeconds(45));
+
+        foreach (var path in new[] { "/api/drone/status", "/api/sensors", "/api/buffer", "/api/telemetry?limit=1" })
+        {
+            Assert.Equal(401, Probe(http, path, null));
+            Assert.Equal(401, Probe(http, path, "wrong-token"));
+            Assert.Equal(200, Probe(http, path, token));
+        }
+
+        using var refused = await http.GetAsync("/api/sensors").WithTimeout();
+        var body = await refused.Content.ReadFromJsonAsync<JsonElement>().WithTimeout();
+        Assert.False(body.GetProperty("success").GetBoolean());
+        Assert.DoesNotContain(token, gateway.Output, StringComparison.Ordinal);
+    }
+
+    private static int Probe(HttpClient http, string path, string? bearer)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            if (bearer is not null)
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+            }
+
+            using var response = http.Send(request);
+            return (int)response.StatusCode;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return 0;
+        }
+    }
+}

@@ -328,6 +328,12 @@ internal sealed class LocalApiEndpoints
         }
     }
 
+    /// <summary>
+    /// For read-only endpoints other capabilities map (sensors, buffer, telemetry): the same origin and
+    /// token checks as the API's own; false when refused (the JSON error is already written).
+    /// </summary>
+    internal async Task<bool> AuthorizeReadAsync(HttpContext context) => await AuthenticateAsync(context) is not null;
+
     private async Task<ClientPrincipal?> AuthenticateAsync(HttpContext context)
     {
         if (!OriginAllowed(context))
