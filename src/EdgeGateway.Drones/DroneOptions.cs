@@ -73,6 +73,18 @@ public sealed partial class DroneOptions : IValidatedOptions
     /// <summary>Send <c>land</c> to airborne drones on shutdown.</summary>
     public bool LandOnShutdown { get; set; } = true;
 
+    /// <summary>
+    /// Send <c>land</c> (best effort) when the link goes lost while the drone is airborne, and once more when
+    /// state comes back showing it still airborne with no pilot command since.
+    /// </summary>
+    public bool LandOnLinkLoss { get; set; } = true;
+
+    /// <summary>
+    /// After <c>error Not joystick</c> to a move: how long to wait for state showing a hover (vg* about 0)
+    /// before retrying it once. No hover by then: the error is returned. Zero disables the retry.
+    /// </summary>
+    public TimeSpan NotJoystickHoverTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     public IEnumerable<string> Validate(string section)
     {
         var ids = new HashSet<string>(StringComparer.Ordinal);
@@ -136,6 +148,7 @@ public sealed partial class DroneOptions : IValidatedOptions
             (nameof(ReconnectInterval), ReconnectInterval, TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(5)),
             (nameof(KeepaliveInterval), KeepaliveInterval, TimeSpan.Zero, TimeSpan.FromSeconds(14)),
             (nameof(MinCommandGap), MinCommandGap, TimeSpan.Zero, TimeSpan.FromSeconds(5)),
+            (nameof(NotJoystickHoverTimeout), NotJoystickHoverTimeout, TimeSpan.Zero, TimeSpan.FromMinutes(1)),
         };
         foreach (var (name, value, min, max) in spans)
         {

@@ -62,6 +62,18 @@ public sealed class DroneOptionsTests
         Assert.Contains(messages, m => m.StartsWith("Drones:KeepaliveInterval:", StringComparison.Ordinal) && m.Contains("00:00:14"));
     }
 
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(61)]
+    public void Not_joystick_hover_timeout_outside_0_to_1_minute_is_refused_with_its_key(int seconds)
+    {
+        var o = Valid();
+        o.NotJoystickHoverTimeout = TimeSpan.FromSeconds(seconds);
+        var message = Assert.Single(o.Validate("Drones"));
+        Assert.StartsWith("Drones:NotJoystickHoverTimeout:", message, StringComparison.Ordinal);
+        Assert.Contains("00:01:00", message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Same_command_and_state_port_is_refused()
     {

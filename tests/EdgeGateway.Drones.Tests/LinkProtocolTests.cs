@@ -443,4 +443,178 @@ public sealed class LinkProtocolTests(ITestOutputHelper output)
         await h.DisposeAsync();
         await TaskTimeouts.Eventually(() => fake.Count("land") == 1, "land sent on shutdown");
     }
+    private static List<string?> EventNames(FleetHarness h) => h.DrainRecords().Where(r => r.Kind == RecordKind.Event)
+        .Select(r => JsonDocument.Parse(r.Payload).RootElement.GetProperty("event").GetString()).ToList();
+
+    private static async Task<FleetHarness> AirborneAsync(ITestOutputHelper output, FakeTello fake, DroneOptions options)
+    {
+        fake.StateText = "h:80;bat:80;tof:90;vgx:0;vgy:0;vgz:0;\r\n";
+        var h = await FleetHarness.StartAsync(output, options, fake);
+        await TaskTimeouts.Eventually(() => h.Drone().Status.IsFlying, "state shows the drone airborne");
+        return h;
+    }
+
+    [Fact]
+    public async Task Not_joystick_to_a_move_is_retried_once_when_state_shows_a_hover()
+    {
+        await using var fake = new FakeTello("127.0.0.2");
+        await using var h = await AirborneAsync(output, fake, FleetHarness.Options(fake.AddressText));
+
+        fake.Next("forward 50", "error Not joystick");
+        var r = await h.Drone().ExecuteAsync(Move(MoveDirection.Forward, 50)).WithTimeout();
+
+        Assert.Equal(DroneCommandOutcome.Ok, r.Outcome);
+        Assert.Equal("ok", r.Reply);
+        Assert.Equal(2, fake.Count("forward 50"));
+        Assert.Equal(1, h.Fleet.Counters.NotJoystickRetries);
+        Assert.Equal(0, h.Fleet.Counters.Resyncs);
+    }
+
+    [Fact]
+    public async Task Second_not_joystick_is_returned_as_a_drone_error_without_a_third_try()
+    {
+        await using var fake = new FakeTello("127.0.0.2");
+        await using var h = await AirborneAsync(output, fake, FleetHarness.Options(fake.AddressText));
+
+        fake.Next("forward 50", "error Not joystick");
+        fake.Next("forward 50", "error Not joystick");
+        var r = await h.Drone().ExecuteAsync(Move(MoveDirection.Forward, 50)).WithTimeout();
+
+        Assert.Equal(DroneCommandOutcome.DroneError, r.Outcome);
+        Assert.Equal("error Not joystick", r.Reply);
+        Assert.Equal(DroneCommandOutcome.Ok, (await h.Drone().ExecuteAsync(TelloCommand.ReadOf(TelloRead.Battery)).WithTimeout()).Outcome);
+        Assert.Equal(2, fake.Count("forward 50"));
+    }
+
+    [Fact]
+    public async Task Not_joystick_is_not_retried_while_state_shows_the_drone_still_moving()
+    {
+        await using var fake = new FakeTello("127.0.0.2");
+        var options = FleetHarness.Options(fake.AddressText);
+        options.NotJoystickHoverTimeout = TimeSpan.FromMilliseconds(800);
+        await using var h = await AirborneAsync(output, fake, options);
+        fake.StateText = "h:80;bat:80;tof:90;vgx:6;vgy:0;vgz:0;\r\n"; // drifting at 6 dm/s: no hover
+
+        fake.Next("forward 50", "error Not joystick");
+        var r = await h.Drone().ExecuteAsync(Move(MoveDirection.Forward, 50)).WithTimeout();
+
+        Assert.Equal(DroneCommandOutcome.DroneError, r.Outcome);
+        Assert.Equal("error Not joystick", r.Reply);
+        Assert.Equal(DroneCommandOutcome.Ok, (await h.Drone().ExecuteAsync(TelloCommand.ReadOf(TelloRead.Battery)).WithTimeout()).Outcome);
+        Assert.Equal(1, fake.Count("forward 50"));
+        Assert.Equal(0, h.Fleet.Counters.NotJoystickRetries);
+    }
+
+    [Fact]
+    public async Task Not_joystick_to_a_read_or_setting_is_not_retried()
+    {
+        await using var fake = new FakeTello("127.0.0.2");
+        await using var h = await AirborneAsync(output, fake, FleetHarness.Options(fake.AddressText));
+
+        fake.Next("speed 50", "error Not joystick");
+        var r = await h.Drone().ExecuteAsync(Speed(50)).WithTimeout();
+
+        Assert.Equal(DroneCommandOutcome.DroneError, r.Outcome);
+        Assert.Equal(1, fake.Count("speed 50"));
+    }
+
+    [Fact]
+    public async Task Drone_lost_while_airborne_gets_land_at_once_and_again_when_state_returns_still_airborne()
+    {
+        await using var fake = new FakeTello("127.0.0.2");
+        await using var h = await AirborneAsync(output, fake, FleetHarness.Options(fake.AddressText));
+
+        fake.Reboot(TimeSpan.FromSeconds(3.5)); // silent past LostAfter (2.5 s); it hears nothing meanwhile
+        await TaskTimeouts.Eventually(() => h.Drone().Status.Health == DroneLinkHealth.Lost, "link lost");
+        await TaskTimeouts.Eventually(() => fake.Count("land") == 1, "land sent when the link went lost");
+        await TaskTimeouts.Eventually(() => h.Drone().Status.Health == DroneLinkHealth.Fresh, "link back");
+        await TaskTimeouts.Eventually(() => fake.Count("land") == 2, "land sent again: state shows it still airborne");
+
+        // Once only: a read queued behind anything else proves no third land went out.
+        Assert.Equal(DroneCommandOutcome.Ok, (await h.Drone().ExecuteAsync(TelloCommand.ReadOf(TelloRead.Battery)).WithTimeout()).Outcome);
+        Assert.Equal(2, fake.Count("land"));
+        var sent = fake.Received.ToList();
+        Assert.True(sent.LastIndexOf("sn?") < sent.LastIndexOf("land"), "the second land follows a resync: " + string.Join(", ", sent));
+        Assert.Equal(["link_up", "link_down", "land_on_link_loss", "link_up", "land_on_link_back"], EventNames(h));
+    }
+
+    [Fact]
+    public async Task Pilot_command_during_the_loss_cancels_the_second_land()
+    {
+        await using var fake = new FakeTello("127.0.0.2");
+        await using var h = await AirborneAsync(output, fake, FleetHarness.Options(fake.AddressText));
+
+        fake.Reboot(TimeSpan.FromSeconds(3.5));
+        await TaskTimeouts.Eventually(() => h.Drone().Status.Health == DroneLinkHealth.Lost, "link lost");
+        Assert.True(TelloCommand.TryRc(0, 0, 0, 0, out var rc, out _));
+        Assert.Equal(DroneCommandOutcome.LinkDown, (await h.Drone().ExecuteAsync(rc).WithTimeout()).Outcome);
+        await TaskTimeouts.Eventually(() => h.Drone().Status.Health == DroneLinkHealth.Fresh, "link back");
+
+        Assert.Equal(DroneCommandOutcome.Ok, (await h.Drone().ExecuteAsync(TelloCommand.ReadOf(TelloRead.Battery)).WithTimeout()).Outcome);
+        Assert.Equal(1, fake.Count("land"));
+        Assert.DoesNotContain("land_on_link_back", EventNames(h));
+    }
+
+    [Fact]
+    public async Task Link_loss_aborts_a_pending_long_command_so_reconnect_starts_at_once()
+    {
+        await using var fake = new FakeTello("127.0.0.2");
+        var options = FleetHarness.Options(fake.AddressText);
+        options.GoCurveTimeout = TimeSpan.FromMinutes(2);
+        await using var h = await FleetHarness.StartAsync(output, options, fake);
+        Assert.True(TelloCommand.TryGo(200, 0, 0, 50, out var go, out _));
+        fake.Next(go.Text); // no reply: without the abort the link would wait 2 minutes
+
+        var pending = h.Drone().ExecuteAsync(go);
+        await TaskTimeouts.Eventually(() => fake.Count(go.Text) == 1, "go sent");
+        var commandsBefore = fake.Count("command");
+        fake.Reboot(TimeSpan.FromSeconds(6)); // lost at ~2.5 s; 3.5 s of margin before it can be back
+
+        var r = await pending.WithTimeout(TimeSpan.FromSeconds(30));
+        Assert.Equal(DroneCommandOutcome.Aborted, r.Outcome);
+        Assert.Null(r.Reply);
+        Assert.Equal(DroneLinkHealth.Lost, h.Drone().Status.Health);
+        await TaskTimeouts.Eventually(() => fake.Count("command") > commandsBefore, "command re-sent while lost");
+        await TaskTimeouts.Eventually(() => h.Drone().Status.Health == DroneLinkHealth.Fresh, "link back");
+        Assert.Equal(DroneCommandOutcome.Ok, (await h.Drone().ExecuteAsync(TelloCommand.ReadOf(TelloRead.Battery)).WithTimeout()).Outcome);
+        Assert.Equal(1, fake.Count(go.Text)); // never re-sent
+        Assert.Equal(0, fake.Count("land")); // it was not airborne
+    }
+    [Fact]
+    public async Task Emergency_during_the_hover_wait_cancels_the_not_joystick_retry()
+    {
+        await using var fake = new FakeTello("127.0.0.2");
+        var options = FleetHarness.Options(fake.AddressText);
+        options.NotJoystickHoverTimeout = TimeSpan.FromSeconds(30);
+        await using var h = await AirborneAsync(output, fake, options);
+        fake.StateText = "h:80;bat:80;tof:90;vgx:6;vgy:0;vgz:0;\r\n"; // still moving: the link keeps waiting
+
+        fake.Next("forward 50", "error Not joystick");
+        var move = h.Drone().ExecuteAsync(Move(MoveDirection.Forward, 50));
+        await TaskTimeouts.Eventually(() => h.Logs.Entries.Any(e => e.Id.Id == 1021), "refused; waiting for a hover");
+        Assert.Equal(DroneCommandOutcome.SentNoReply, (await h.Drone().ExecuteAsync(TelloCommand.Emergency).WithTimeout()).Outcome);
+        fake.StateText = "h:80;bat:80;tof:90;vgx:0;vgy:0;vgz:0;\r\n"; // a hover now must not bring the move back
+
+        var r = await move.WithTimeout();
+        Assert.Equal(DroneCommandOutcome.DroneError, r.Outcome);
+        Assert.Equal("error Not joystick", r.Reply);
+        Assert.Equal(1, fake.Count("forward 50"));
+    }
+
+    [Fact]
+    public async Task With_land_on_link_loss_off_a_lost_airborne_drone_gets_no_land()
+    {
+        await using var fake = new FakeTello("127.0.0.2");
+        var options = FleetHarness.Options(fake.AddressText);
+        options.LandOnLinkLoss = false;
+        await using var h = await AirborneAsync(output, fake, options);
+
+        fake.Reboot(TimeSpan.FromSeconds(3.5));
+        await TaskTimeouts.Eventually(() => h.Drone().Status.Health == DroneLinkHealth.Lost, "link lost");
+        await TaskTimeouts.Eventually(() => h.Drone().Status.Health == DroneLinkHealth.Fresh, "link back");
+        Assert.Equal(DroneCommandOutcome.Ok, (await h.Drone().ExecuteAsync(TelloCommand.ReadOf(TelloRead.Battery)).WithTimeout()).Outcome);
+
+        Assert.Equal(0, fake.Count("land"));
+        Assert.Equal(["link_up", "link_down", "link_up"], EventNames(h));
+    }
 }

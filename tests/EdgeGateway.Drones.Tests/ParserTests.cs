@@ -236,3 +236,65 @@ public sealed class ReplyParserTests
         Assert.False(ReplyParser.IsSerialNumber("0TQDG7BEDB0E9"));
     }
 }
+
+/// <summary>Allocation budgets for the parsers (bytes, not time: stable under CPU load).</summary>
+public sealed class ParserAllocationTests
+{
+    private const string Sdk20 = "mid:-1;x:0;y:0;z:0;mpry:0,0,0;pitch:0;roll:5;yaw:0;vgx:0;vgy:0;vgz:0;templ:44;temph:47;tof:10;h:0;bat:100;baro:17.84;time:0;agx:10.00;agy:-98.00;agz:-988.00;\r\n";
+
+    private static double BytesPerCall(Action op, int calls = 1000)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            op(); // JIT and first-call caches out of the measurement
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < calls; i++)
+        {
+            op();
+        }
+
+        return (GC.GetAllocatedBytesForCurrentThread() - before) / (double)calls;
+    }
+
+    [Fact]
+    public void Parsing_an_sdk20_state_datagram_allocates_under_1000_bytes()
+    {
+        var bytes = Encoding.ASCII.GetBytes(Sdk20);
+        TelloState? last = null;
+        var perParse = BytesPerCall(() => StateDatagramParser.TryParse(bytes, out last));
+
+        Assert.Equal(100, last!.BatteryPercent);
+        Assert.Equal(-988.0, last.AccelZ);
+        // The raw string (~340 B) plus one record (~250 B); the old per-field record copies cost 8 KB.
+        Assert.True(perParse < 1000, $"{perParse:0} B per parse");
+    }
+
+    [Fact]
+    public void Parsing_a_datagram_with_unknown_keys_stays_within_budget()
+    {
+        var bytes = Encoding.ASCII.GetBytes("h:12;bat:80;newkey:abc;\r\n");
+        TelloState? last = null;
+        var perParse = BytesPerCall(() => StateDatagramParser.TryParse(bytes, out last));
+
+        Assert.Equal("abc", last!.UnknownKeys!["newkey"]);
+        Assert.True(perParse < 1000, $"{perParse:0} B per parse");
+    }
+
+    [Fact]
+    public void Matching_replies_allocates_nothing_for_ok_and_only_the_values_for_reads()
+    {
+        var ok = BytesPerCall(() => ReplyParser.Match(TelloCommand.Takeoff, "ok", out _));
+        var battery = TelloCommand.ReadOf(TelloRead.Battery);
+        var read = BytesPerCall(() => ReplyParser.Match(battery, "87", out _));
+        var attitude = TelloCommand.ReadOf(TelloRead.Attitude);
+        IReadOnlyDictionary<string, double>? values = null;
+        var pairs = BytesPerCall(() => ReplyParser.Match(attitude, "pitch:0;roll:-1;yaw:0;", out values));
+
+        Assert.Equal(-1, values!["roll_deg"]);
+        Assert.True(ok < 1, $"{ok:0} B per ok");
+        Assert.True(read < 300, $"{read:0} B per battery read");
+        Assert.True(pairs < 400, $"{pairs:0} B per attitude read");
+    }
+}

@@ -35,7 +35,7 @@ public sealed class SimulatorLinkTests(ITestOutputHelper output)
     }
 
     private async Task<Rig> StartAsync(Action<DroneOptions>? configure = null, double timeScale = 10, TelloSdkFormat format = TelloSdkFormat.Sdk20,
-        params string[] addresses)
+        Action<TelloSimulatorOptions>? simulator = null, params string[] addresses)
     {
         if (addresses.Length == 0)
         {
@@ -46,7 +46,7 @@ public sealed class SimulatorLinkTests(ITestOutputHelper output)
         var sims = new List<TelloSimulator>();
         for (var i = 0; i < addresses.Length; i++)
         {
-            var sim = new TelloSimulator(new TelloSimulatorOptions
+            var simOptions = new TelloSimulatorOptions
             {
                 Address = IPAddress.Parse(addresses[i]),
                 CommandPort = 0,
@@ -54,7 +54,9 @@ public sealed class SimulatorLinkTests(ITestOutputHelper output)
                 TimeScale = timeScale,
                 Format = format,
                 SerialNumber = $"0TQDG7BEDB0E9{i}",
-            });
+            };
+            simulator?.Invoke(simOptions);
+            var sim = new TelloSimulator(simOptions);
             await sim.StartAsync().WithTimeout();
             sims.Add(sim);
         }
@@ -338,5 +340,83 @@ public sealed class SimulatorLinkTests(ITestOutputHelper output)
         await rig.Harness.DisposeAsync();
         await TaskTimeouts.Eventually(() => !sim.Snapshot.IsFlying, "landed after gateway shutdown");
         Assert.Equal("land", sim.Snapshot.LastLandingReason);
+    }
+    private static List<string?> EventNames(Rig rig) => rig.Harness.DrainRecords().Where(x => x.Kind == RecordKind.Event)
+        .Select(x => JsonDocument.Parse(x.Payload).RootElement.GetProperty("event").GetString()).ToList();
+
+    [Fact]
+    public async Task Sim_state_lost_while_airborne_makes_the_link_send_land()
+    {
+        // The drone's own 15-s auto-land is off, so only the link's land can bring it down.
+        await using var rig = await StartAsync(timeScale: 4, simulator: s => s.AutoLandTimeout = Timeout.InfiniteTimeSpan);
+        await TakeoffAsync(rig);
+        rig.Sim.PauseState(); // commands still reach the drone: only the state stream is gone
+
+        await TaskTimeouts.Eventually(() => rig.Drone.Status.Health == DroneLinkHealth.Lost, "link lost");
+        await TaskTimeouts.Eventually(() => !rig.Sim.Snapshot.IsFlying, "the drone lands");
+        Assert.Equal("land", rig.Sim.Snapshot.LastLandingReason);
+        Assert.Single(rig.Sim.ReceivedCommands, c => c == "land");
+
+        rig.Sim.ResumeState();
+        await TaskTimeouts.Eventually(() => rig.Drone.Status.Health == DroneLinkHealth.Fresh, "link back");
+        // Back on the ground: no second land. A read behind anything queued proves nothing more was sent.
+        Assert.Equal(DroneCommandOutcome.Ok, (await rig.Drone.ExecuteAsync(TelloCommand.ReadOf(TelloRead.Battery)).WithTimeout()).Outcome);
+        Assert.Single(rig.Sim.ReceivedCommands, c => c == "land");
+        var events = EventNames(rig);
+        Assert.Equal(["link_up", "link_down", "land_on_link_loss", "link_up"], events);
+    }
+
+    [Fact]
+    public async Task Sim_not_joystick_fault_refuses_a_move_twice_and_it_is_returned_as_a_drone_error()
+    {
+        // Auto-land off: under CPU load the hover wait could outlast the scaled 15-s idle timer, and a move
+        // sent during an auto-land is refused with a plain "error".
+        await using var rig = await StartAsync(simulator: s =>
+        {
+            s.Faults = new TelloFaultOptions { Seed = 7, NotJoystick = 1.0 };
+            s.AutoLandTimeout = Timeout.InfiniteTimeSpan;
+        });
+        await TakeoffAsync(rig);
+
+        var r = await rig.Drone.ExecuteAsync(Move(MoveDirection.Forward, 50)).WithTimeout();
+
+        Assert.Equal(DroneCommandOutcome.DroneError, r.Outcome);
+        Assert.Equal("error Not joystick", r.Reply);
+        Assert.Equal(2, rig.Sim.ReceivedCommands.Count(c => c == "forward 50"));
+        Assert.InRange(rig.Sim.Snapshot.XCm, -1, 1); // refused both times: it never moved
+        Assert.Equal(1, rig.Harness.Fleet.Counters.NotJoystickRetries);
+    }
+
+    [Fact]
+    public async Task Sim_move_refused_with_not_joystick_during_another_move_is_retried_once_from_the_hover()
+    {
+        await using var rig = await StartAsync(o =>
+            {
+                o.NotJoystickHoverTimeout = TimeSpan.FromSeconds(10);
+                o.MoveTimeoutMargin = TimeSpan.FromSeconds(10); // the harness's 1 s is too tight for a real move under load
+            }, timeScale: 2,
+            simulator: s =>
+            {
+                s.WhileBusy = BusyBehaviour.NotJoystick;
+                s.AutoLandTimeout = Timeout.InfiniteTimeSpan;
+            });
+        await TakeoffAsync(rig);
+
+        // Another app on this machine starts a long move (about 3 s at scale 2); the drone is busy with it.
+        using (var other = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0)))
+        {
+            var bytes = Encoding.ASCII.GetBytes("forward 500");
+            await other.SendAsync(bytes, bytes.Length, rig.Sim.CommandEndPoint);
+            await TaskTimeouts.Eventually(() => rig.Sim.Snapshot.IsMoving, "the other move is under way");
+
+            var r = await rig.Drone.ExecuteAsync(Move(MoveDirection.Forward, 50)).WithTimeout(TimeSpan.FromSeconds(30));
+
+            Assert.Equal(DroneCommandOutcome.Ok, r.Outcome);
+            Assert.Equal("ok", r.Reply);
+        }
+
+        Assert.Equal(2, rig.Sim.ReceivedCommands.Count(c => c == "forward 50"));
+        Assert.Equal(1, rig.Harness.Fleet.Counters.NotJoystickRetries);
+        Assert.InRange(rig.Sim.Snapshot.XCm, 540, 560); // both moves ran, ours once
     }
 }

@@ -14,7 +14,7 @@ public enum DroneCommandOutcome
     LinkDown,
     /// <summary>The queue for this drone is full; not sent.</summary>
     Busy,
-    /// <summary>Aborted before a reply (emergency, shutdown, or cancellation).</summary>
+    /// <summary>Aborted before a reply (emergency, shutdown, cancellation, or the link going lost). A command that was sent may have run.</summary>
     Aborted,
 }
 

@@ -13,6 +13,7 @@ public sealed class DroneLinkCounters
     private long _staleReplies;
     private long _resyncs;
     private long _recordsDropped;
+    private long _notJoystickRetries;
 
     public long StateDatagrams => Interlocked.Read(ref _stateDatagrams);
 
@@ -31,6 +32,9 @@ public sealed class DroneLinkCounters
 
     public long RecordsDropped => Interlocked.Read(ref _recordsDropped);
 
+    /// <summary>Moves refused with <c>error Not joystick</c> and sent once more after a hover.</summary>
+    public long NotJoystickRetries => Interlocked.Read(ref _notJoystickRetries);
+
     internal long IncState() => Interlocked.Increment(ref _stateDatagrams);
     internal long IncBadState() => Interlocked.Increment(ref _badStateDatagrams);
     internal long IncBinary() => Interlocked.Increment(ref _binaryDatagrams);
@@ -38,6 +42,7 @@ public sealed class DroneLinkCounters
     internal long IncStale() => Interlocked.Increment(ref _staleReplies);
     internal long IncResync() => Interlocked.Increment(ref _resyncs);
     internal long IncRecordDropped() => Interlocked.Increment(ref _recordsDropped);
+    internal long IncNotJoystickRetry() => Interlocked.Increment(ref _notJoystickRetries);
 }
 
 /// <summary>Instruments of the <c>EdgeGateway.Drones</c> meter.</summary>
@@ -53,6 +58,7 @@ internal sealed class DroneMetrics : IDisposable
     private readonly Histogram<double> _latency;
     private readonly Counter<long> _resyncs;
     private readonly Counter<long> _staleReplies;
+    private readonly Counter<long> _notJoystickRetries;
 
     public DroneMetrics(IMeterFactory? factory, Func<IEnumerable<Measurement<int>>> health)
     {
@@ -73,6 +79,8 @@ internal sealed class DroneMetrics : IDisposable
         _latency = _meter.CreateHistogram<double>("edge_drone_command_latency_seconds", "s", "From send to reply or giving up");
         _resyncs = _meter.CreateCounter<long>("edge_drone_resyncs", "{resync}", "Resynchronisations after a timeout or mismatched reply");
         _staleReplies = _meter.CreateCounter<long>("edge_drone_stale_replies", "{datagram}", "Replies dropped as stale or unsolicited");
+        _notJoystickRetries = _meter.CreateCounter<long>("edge_drone_not_joystick_retries", "{command}",
+            "Moves refused with 'error Not joystick' and retried once from a hover");
         _meter.CreateObservableGauge("edge_drone_link_health_state", health, "{state}",
             "0 connecting, 1 fresh, 2 degraded, 3 lost");
     }
@@ -98,6 +106,8 @@ internal sealed class DroneMetrics : IDisposable
     }
 
     public void Resync(string drone) => _resyncs.Add(1, new KeyValuePair<string, object?>("drone", drone));
+
+    public void NotJoystickRetry(string drone) => _notJoystickRetries.Add(1, new KeyValuePair<string, object?>("drone", drone));
 
     public void Stale(string drone) => _staleReplies.Add(1, new KeyValuePair<string, object?>("drone", drone));
 

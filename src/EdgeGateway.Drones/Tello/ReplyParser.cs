@@ -32,9 +32,16 @@ public enum ReplyMatch
 /// <summary>Classifies replies and parses read values into named units. Never throws.</summary>
 public static partial class ReplyParser
 {
+    // Everything below works on spans of the reply: the only allocation left for a successful read is
+    // the small dictionary of values handed back to the caller.
     public static ReplyClass Classify(string reply)
     {
-        var r = reply.Trim();
+        ArgumentNullException.ThrowIfNull(reply);
+        return Classify(reply.AsSpan().Trim());
+    }
+
+    private static ReplyClass Classify(ReadOnlySpan<char> r)
+    {
         if (r.Equals("ok", StringComparison.OrdinalIgnoreCase) || r.StartsWith("ok,", StringComparison.OrdinalIgnoreCase))
         {
             return ReplyClass.Ok;
@@ -61,6 +68,7 @@ public static partial class ReplyParser
     public static ReplyMatch Match(TelloCommand command, string reply, out IReadOnlyDictionary<string, double>? values)
     {
         ArgumentNullException.ThrowIfNull(command);
+        ArgumentNullException.ThrowIfNull(reply);
         values = null;
         var cls = Classify(reply);
         if (command.Kind == TelloCommandKind.Read)
@@ -96,13 +104,18 @@ public static partial class ReplyParser
             return true; // "Unkown Command!" names nothing: take it as this command's answer
         }
 
-        var named = reply[(colon + 1)..].Trim();
-        var verb = commandText.Split(' ', 2)[0];
+        var named = reply.AsSpan(colon + 1).Trim();
+        var space = commandText.IndexOf(' ', StringComparison.Ordinal);
+        var verb = space < 0 ? commandText.AsSpan() : commandText.AsSpan(0, space);
         return named.StartsWith(verb, StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>True for a serial number reply to <c>sn?</c> (14 upper-case letters and digits on real drones).</summary>
-    public static bool IsSerialNumber(string reply) => SerialPattern().IsMatch(reply.Trim());
+    public static bool IsSerialNumber(string reply)
+    {
+        ArgumentNullException.ThrowIfNull(reply);
+        return SerialPattern().IsMatch(reply.AsSpan().Trim());
+    }
 
     /// <summary>
     /// Parses a read reply into values with named units. Accepts the raw formats real drones send:
@@ -111,181 +124,193 @@ public static partial class ReplyParser
     /// </summary>
     public static bool TryParseRead(TelloRead read, string reply, out IReadOnlyDictionary<string, double>? values)
     {
+        ArgumentNullException.ThrowIfNull(reply);
         values = null;
-        var r = reply.Trim().TrimEnd('\0').Trim();
-        var v = new Dictionary<string, double>(StringComparer.Ordinal);
+        var r = reply.AsSpan().Trim().TrimEnd('\0').Trim();
+        double n;
         switch (read)
         {
             case TelloRead.Battery:
-                if (!Number(r, out var n) || n is < 0 or > 100) { return false; }
-                v["battery"] = n;
-                break;
+                if (!Number(r, out n) || n is < 0 or > 100) { return false; }
+                values = One("battery", n);
+                return true;
             case TelloRead.Speed:
                 if (!Number(r, out n) || n < 0) { return false; }
-                v["speed_cm_s"] = n;
-                break;
+                values = One("speed_cm_s", n);
+                return true;
             case TelloRead.Time:
                 if (!Number(StripSuffix(r, "s"), out n) || n < 0) { return false; }
-                v["flight_time_s"] = n;
-                break;
+                values = One("flight_time_s", n);
+                return true;
             case TelloRead.Wifi:
                 if (!Number(r, out n)) { return false; }
-                v["wifi_snr"] = n;
-                break;
+                values = One("wifi_snr", n);
+                return true;
             case TelloRead.Sdk:
                 if (!Number(r, out n) || n < 0) { return false; }
-                v["sdk_version"] = n;
-                break;
+                values = One("sdk_version", n);
+                return true;
             case TelloRead.Height:
                 if (r.EndsWith("dm", StringComparison.OrdinalIgnoreCase))
                 {
                     if (!Number(r[..^2], out n)) { return false; }
-                    v["height_cm"] = n * 10;
-                }
-                else if (r.EndsWith("cm", StringComparison.OrdinalIgnoreCase) ? Number(r[..^2], out n) : Number(r, out n))
-                {
-                    v["height_cm"] = n;
-                }
-                else
-                {
-                    return false;
+                    values = One("height_cm", n * 10);
+                    return true;
                 }
 
-                break;
+                if (!Number(StripSuffix(r, "cm"), out n)) { return false; }
+                values = One("height_cm", n);
+                return true;
             case TelloRead.Tof:
                 if (r.EndsWith("mm", StringComparison.OrdinalIgnoreCase))
                 {
                     if (!Number(r[..^2], out n)) { return false; }
-                    v["tof_cm"] = n / 10;
-                }
-                else if (r.EndsWith("cm", StringComparison.OrdinalIgnoreCase) ? Number(r[..^2], out n) : Number(r, out n))
-                {
-                    v["tof_cm"] = n;
-                }
-                else
-                {
-                    return false;
+                    values = One("tof_cm", n / 10);
+                    return true;
                 }
 
-                break;
+                if (!Number(StripSuffix(r, "cm"), out n)) { return false; }
+                values = One("tof_cm", n);
+                return true;
             case TelloRead.Temperature:
             {
                 var t = StripSuffix(r, "C");
-                var tilde = t.IndexOf('~', StringComparison.Ordinal);
+                var tilde = t.IndexOf('~');
+                double lo, hi;
                 if (tilde >= 0)
                 {
-                    if (!Number(t[..tilde], out var lo) || !Number(t[(tilde + 1)..], out var hi)) { return false; }
-                    v["temperature_low_c"] = lo;
-                    v["temperature_high_c"] = hi;
+                    if (!Number(t[..tilde], out lo) || !Number(t[(tilde + 1)..], out hi)) { return false; }
                 }
                 else
                 {
-                    if (!Number(t, out n)) { return false; }
-                    v["temperature_low_c"] = n;
-                    v["temperature_high_c"] = n;
+                    if (!Number(t, out lo)) { return false; }
+                    hi = lo;
                 }
 
-                break;
+                values = new Dictionary<string, double>(2, StringComparer.Ordinal)
+                {
+                    ["temperature_low_c"] = lo,
+                    ["temperature_high_c"] = hi,
+                };
+                return true;
             }
             case TelloRead.Barometer:
                 if (!Number(StripSuffix(r, "m"), out n)) { return false; }
-                v["barometer_m"] = n;
-                break;
+                values = One("barometer_m", n);
+                return true;
             case TelloRead.Attitude:
-                return Pairs(r, [("pitch", "pitch_deg"), ("roll", "roll_deg"), ("yaw", "yaw_deg")], out values)
-                    || Triple(r, ["pitch_deg", "roll_deg", "yaw_deg"], out values);
+                return Pairs(r, "pitch", "roll", "yaw", "pitch_deg", "roll_deg", "yaw_deg", out values)
+                    || Triple(r, "pitch_deg", "roll_deg", "yaw_deg", out values);
             case TelloRead.Acceleration:
-                return Pairs(r, [("agx", "accel_x_mg"), ("agy", "accel_y_mg"), ("agz", "accel_z_mg")], out values)
-                    || Triple(r, ["accel_x_mg", "accel_y_mg", "accel_z_mg"], out values);
+                return Pairs(r, "agx", "agy", "agz", "accel_x_mg", "accel_y_mg", "accel_z_mg", out values)
+                    || Triple(r, "accel_x_mg", "accel_y_mg", "accel_z_mg", out values);
             case TelloRead.SerialNumber:
                 if (!SerialLikePattern().IsMatch(r)) { return false; }
-                break;
+                values = new Dictionary<string, double>(StringComparer.Ordinal);
+                return true;
             default:
                 return false;
         }
-
-        values = v;
-        return true;
     }
 
-    private static bool LooksLikeValue(string r)
+    private static Dictionary<string, double> One(string name, double value) =>
+        new(1, StringComparer.Ordinal) { [name] = value };
+
+    private static bool LooksLikeValue(ReadOnlySpan<char> r)
     {
         if (r.Length == 0)
         {
             return false;
         }
 
-        var stripped = r.TrimEnd('C', 's', 'm', 'd');
+        var stripped = r.TrimEnd("Csmd");
         return Number(stripped, out _)
-            || r.Contains('~', StringComparison.Ordinal)
+            || r.Contains('~')
             || SerialPattern().IsMatch(r)
-            || (r.Contains(':', StringComparison.Ordinal) && r.Contains(';', StringComparison.Ordinal));
+            || (r.Contains(':') && r.Contains(';'));
     }
 
-    private static string StripSuffix(string text, string suffix) =>
+    private static ReadOnlySpan<char> StripSuffix(ReadOnlySpan<char> text, string suffix) =>
         text.EndsWith(suffix, StringComparison.OrdinalIgnoreCase) ? text[..^suffix.Length] : text;
 
-    private static bool Number(string text, out double value) =>
+    private static bool Number(ReadOnlySpan<char> text, out double value) =>
         double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value);
 
-    private static bool Pairs(string text, (string Key, string Name)[] keys, out IReadOnlyDictionary<string, double>? values)
+    // "k1:v;k2:v;k3:v;" in any order (keys case-insensitive); every item must be key:number and all three keys present.
+    private static bool Pairs(ReadOnlySpan<char> text, string k1, string k2, string k3, string n1, string n2, string n3,
+        out IReadOnlyDictionary<string, double>? values)
     {
         values = null;
-        var found = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var item in text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        double? v1 = null, v2 = null, v3 = null;
+        var rest = text;
+        while (rest.Length > 0)
         {
-            var colon = item.IndexOf(':', StringComparison.Ordinal);
+            var semi = rest.IndexOf(';');
+            var item = (semi < 0 ? rest : rest[..semi]).Trim();
+            rest = semi < 0 ? [] : rest[(semi + 1)..];
+            if (item.IsEmpty)
+            {
+                continue;
+            }
+
+            var colon = item.IndexOf(':');
             if (colon <= 0)
             {
                 return false;
             }
 
             var key = item[..colon].Trim();
-            foreach (var (k, name) in keys)
-            {
-                if (k.Equals(key, StringComparison.OrdinalIgnoreCase))
-                {
-                    if (!Number(item[(colon + 1)..], out var n))
-                    {
-                        return false;
-                    }
+            ref var slot = ref v1;
+            if (key.Equals(k1, StringComparison.OrdinalIgnoreCase)) { slot = ref v1; }
+            else if (key.Equals(k2, StringComparison.OrdinalIgnoreCase)) { slot = ref v2; }
+            else if (key.Equals(k3, StringComparison.OrdinalIgnoreCase)) { slot = ref v3; }
+            else { continue; }
 
-                    found[name] = n;
-                }
-            }
-        }
-
-        if (found.Count != keys.Length)
-        {
-            return false;
-        }
-
-        values = found;
-        return true;
-    }
-
-    // SDK 1.3 documents "x y z" separated by spaces.
-    private static bool Triple(string text, string[] names, out IReadOnlyDictionary<string, double>? values)
-    {
-        values = null;
-        var parts = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length != 3)
-        {
-            return false;
-        }
-
-        var found = new Dictionary<string, double>(StringComparer.Ordinal);
-        for (var i = 0; i < 3; i++)
-        {
-            if (!Number(parts[i], out var n))
+            if (!Number(item[(colon + 1)..], out var n))
             {
                 return false;
             }
 
-            found[names[i]] = n;
+            slot = n;
         }
 
-        values = found;
+        if (v1 is not { } a || v2 is not { } b || v3 is not { } c)
+        {
+            return false;
+        }
+
+        values = new Dictionary<string, double>(3, StringComparer.Ordinal) { [n1] = a, [n2] = b, [n3] = c };
+        return true;
+    }
+
+    // SDK 1.3 documents "x y z" separated by spaces.
+    private static bool Triple(ReadOnlySpan<char> text, string n1, string n2, string n3, out IReadOnlyDictionary<string, double>? values)
+    {
+        values = null;
+        Span<double> found = stackalloc double[3];
+        var count = 0;
+        foreach (var range in text.Split(' '))
+        {
+            var part = text[range];
+            if (part.IsEmpty)
+            {
+                continue;
+            }
+
+            if (count == 3 || !Number(part, out found[count]))
+            {
+                return false;
+            }
+
+            count++;
+        }
+
+        if (count != 3)
+        {
+            return false;
+        }
+
+        values = new Dictionary<string, double>(3, StringComparer.Ordinal) { [n1] = found[0], [n2] = found[1], [n3] = found[2] };
         return true;
     }
 

@@ -51,12 +51,28 @@ public static class StateDatagramParser
             return StateParseResult.Truncated;
         }
 
+        // One pass over the text into locals, then one record: no per-field record copies, no
+        // Split/substrings. The only allocations are the raw string, the record and, when a datagram
+        // carries unknown or unreadable keys, the dictionary that keeps them.
         var known = 0;
         Dictionary<string, string>? unknown = null;
-        var s = new TelloState { Raw = text };
-        foreach (var item in text.Split(';', StringSplitOptions.RemoveEmptyEntries))
+        int? mid = null, x = null, y = null, z = null, pitch = null, roll = null, yaw = null;
+        int? vgx = null, vgy = null, vgz = null, templ = null, temph = null, tof = null, h = null, bat = null, time = null;
+        double? baro = null, agx = null, agy = null, agz = null;
+        (int Pitch, int Roll, int Yaw)? mpry = null;
+
+        var rest = text.AsSpan();
+        while (rest.Length > 0)
         {
-            var colon = item.IndexOf(':', StringComparison.Ordinal);
+            var semi = rest.IndexOf(';');
+            var item = semi < 0 ? rest : rest[..semi];
+            rest = semi < 0 ? [] : rest[(semi + 1)..];
+            if (item.IsEmpty)
+            {
+                continue; // ";;" or the trailing ";"
+            }
+
+            var colon = item.IndexOf(':');
             if (colon <= 0)
             {
                 return StateParseResult.Truncated;
@@ -64,44 +80,33 @@ public static class StateDatagramParser
 
             var key = item[..colon].Trim();
             var value = item[(colon + 1)..].Trim();
-            var matched = true;
+            bool matched;
             switch (key)
             {
-                case "mid": matched = Int(value, out var v); if (matched) { s = s with { MissionPadId = v }; } break;
-                case "x": matched = Int(value, out v); if (matched) { s = s with { MissionPadX = v }; } break;
-                case "y": matched = Int(value, out v); if (matched) { s = s with { MissionPadY = v }; } break;
-                case "z": matched = Int(value, out v); if (matched) { s = s with { MissionPadZ = v }; } break;
-                case "mpry":
-                    var parts = value.Split(',');
-                    var mp = 0;
-                    var mr = 0;
-                    var my = 0;
-                    matched = parts.Length == 3 && Int(parts[0], out mp) && Int(parts[1], out mr) && Int(parts[2], out my);
-                    if (matched)
-                    {
-                        s = s with { MissionPadAttitude = (mp, mr, my) };
-                    }
-
-                    break;
-                case "pitch": matched = Int(value, out v); if (matched) { s = s with { PitchDeg = v }; } break;
-                case "roll": matched = Int(value, out v); if (matched) { s = s with { RollDeg = v }; } break;
-                case "yaw": matched = Int(value, out v); if (matched) { s = s with { YawDeg = v }; } break;
-                case "vgx": matched = Int(value, out v); if (matched) { s = s with { SpeedX = v }; } break;
-                case "vgy": matched = Int(value, out v); if (matched) { s = s with { SpeedY = v }; } break;
-                case "vgz": matched = Int(value, out v); if (matched) { s = s with { SpeedZ = v }; } break;
-                case "templ": matched = Int(value, out v); if (matched) { s = s with { TemperatureLowC = v }; } break;
-                case "temph": matched = Int(value, out v); if (matched) { s = s with { TemperatureHighC = v }; } break;
-                case "tof": matched = Int(value, out v); if (matched) { s = s with { TofCm = v }; } break;
-                case "h": matched = Int(value, out v); if (matched) { s = s with { HeightCm = v }; } break;
-                case "bat": matched = Int(value, out v); if (matched) { s = s with { BatteryPercent = v }; } break;
-                case "time": matched = Int(value, out v); if (matched) { s = s with { FlightTimeS = v }; } break;
-                case "baro": matched = Dbl(value, out var d); if (matched) { s = s with { Barometer = d }; } break;
-                case "agx": matched = Dbl(value, out d); if (matched) { s = s with { AccelX = d }; } break;
-                case "agy": matched = Dbl(value, out d); if (matched) { s = s with { AccelY = d }; } break;
-                case "agz": matched = Dbl(value, out d); if (matched) { s = s with { AccelZ = d }; } break;
+                case "mid": matched = Int(value, ref mid); break;
+                case "x": matched = Int(value, ref x); break;
+                case "y": matched = Int(value, ref y); break;
+                case "z": matched = Int(value, ref z); break;
+                case "mpry": matched = Triple(value, ref mpry); break;
+                case "pitch": matched = Int(value, ref pitch); break;
+                case "roll": matched = Int(value, ref roll); break;
+                case "yaw": matched = Int(value, ref yaw); break;
+                case "vgx": matched = Int(value, ref vgx); break;
+                case "vgy": matched = Int(value, ref vgy); break;
+                case "vgz": matched = Int(value, ref vgz); break;
+                case "templ": matched = Int(value, ref templ); break;
+                case "temph": matched = Int(value, ref temph); break;
+                case "tof": matched = Int(value, ref tof); break;
+                case "h": matched = Int(value, ref h); break;
+                case "bat": matched = Int(value, ref bat); break;
+                case "time": matched = Int(value, ref time); break;
+                case "baro": matched = Dbl(value, ref baro); break;
+                case "agx": matched = Dbl(value, ref agx); break;
+                case "agy": matched = Dbl(value, ref agy); break;
+                case "agz": matched = Dbl(value, ref agz); break;
                 default:
                     unknown ??= new Dictionary<string, string>(StringComparer.Ordinal);
-                    unknown[key] = value;
+                    unknown[key.ToString()] = value.ToString();
                     continue;
             }
 
@@ -113,7 +118,7 @@ public static class StateDatagramParser
             {
                 // A known key with a value we cannot read: keep it verbatim rather than guess.
                 unknown ??= new Dictionary<string, string>(StringComparer.Ordinal);
-                unknown[key] = value;
+                unknown[key.ToString()] = value.ToString();
             }
         }
 
@@ -122,11 +127,84 @@ public static class StateDatagramParser
             return StateParseResult.NoKnownKeys;
         }
 
-        state = unknown is null ? s : s with { UnknownKeys = unknown };
+        state = new TelloState
+        {
+            MissionPadId = mid,
+            MissionPadX = x,
+            MissionPadY = y,
+            MissionPadZ = z,
+            MissionPadAttitude = mpry,
+            PitchDeg = pitch,
+            RollDeg = roll,
+            YawDeg = yaw,
+            SpeedX = vgx,
+            SpeedY = vgy,
+            SpeedZ = vgz,
+            TemperatureLowC = templ,
+            TemperatureHighC = temph,
+            TofCm = tof,
+            HeightCm = h,
+            BatteryPercent = bat,
+            Barometer = baro,
+            FlightTimeS = time,
+            AccelX = agx,
+            AccelY = agy,
+            AccelZ = agz,
+            UnknownKeys = unknown,
+            Raw = text,
+        };
         return StateParseResult.Ok;
     }
 
-    private static bool Int(string text, out int value)
+    // A later good value of a repeated key wins; a bad one leaves the earlier value in place.
+    private static bool Int(ReadOnlySpan<char> text, ref int? field)
+    {
+        if (!TryInt(text, out var v))
+        {
+            return false;
+        }
+
+        field = v;
+        return true;
+    }
+
+    private static bool Dbl(ReadOnlySpan<char> text, ref double? field)
+    {
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
+        {
+            return false;
+        }
+
+        field = v;
+        return true;
+    }
+
+    // mpry is "pitch,roll,yaw": exactly three comma-separated integers.
+    private static bool Triple(ReadOnlySpan<char> text, ref (int Pitch, int Roll, int Yaw)? field)
+    {
+        var first = text.IndexOf(',');
+        if (first < 0)
+        {
+            return false;
+        }
+
+        var tail = text[(first + 1)..];
+        var second = tail.IndexOf(',');
+        if (second < 0 || tail[(second + 1)..].Contains(','))
+        {
+            return false;
+        }
+
+        if (!TryInt(text[..first], out var p) || !TryInt(tail[..second], out var r) || !TryInt(tail[(second + 1)..], out var y))
+        {
+            return false;
+        }
+
+        field = (p, r, y);
+        return true;
+    }
+
+    private static bool TryInt(ReadOnlySpan<char> text, out int value)
     {
         if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
         {
@@ -143,9 +221,6 @@ public static class StateDatagramParser
 
         return false;
     }
-
-    private static bool Dbl(string text, out double value) =>
-        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value);
 }
 
 /// <summary>Text decoding shared by the state and command channels.</summary>

@@ -36,6 +36,13 @@ internal sealed class TelloLink : IDroneLink
     private long _markedLandedTs = long.MinValue;
     private int _busy;
     private int _internalOutstanding;
+    // Pilot commands that can change the flight (not reads or settings); one since a loss cancels the re-land.
+    private int _pilotCommands;
+    private int _pilotCommandsAtLoss;
+    private int _relandArmed;
+    // Bumped by stop, emergency and link loss: a Not-joystick retry must not outlive any of them.
+    private int _interrupts;
+    private volatile string? _current;
     private Task _worker = Task.CompletedTask;
 
     public TelloLink(TelloFleet fleet, string id, IPEndPoint endPoint, DroneOptions options, TimeProvider time, ILogger logger)
@@ -110,6 +117,17 @@ internal sealed class TelloLink : IDroneLink
     {
         ArgumentNullException.ThrowIfNull(command);
         var started = _time.GetTimestamp();
+        if (command.Kind is TelloCommandKind.Takeoff or TelloCommandKind.Land or TelloCommandKind.Emergency
+            or TelloCommandKind.Stop or TelloCommandKind.Motion or TelloCommandKind.Rc)
+        {
+            Interlocked.Increment(ref _pilotCommands);
+        }
+
+        if (command.Kind is TelloCommandKind.Emergency or TelloCommandKind.Stop)
+        {
+            Interlocked.Increment(ref _interrupts);
+        }
+
         DroneCommandResult result;
         switch (command.Kind)
         {
@@ -217,6 +235,10 @@ internal sealed class TelloLink : IDroneLink
         if (before != DroneLinkHealth.Fresh)
         {
             OnHealthChanged(before, DroneLinkHealth.Fresh);
+            if (before == DroneLinkHealth.Lost)
+            {
+                OnLinkBack(state);
+            }
         }
 
         _fleet.Counters.IncState();
@@ -265,6 +287,10 @@ internal sealed class TelloLink : IDroneLink
             }
 
             OnHealthChanged(before, after);
+            if (after == DroneLinkHealth.Lost)
+            {
+                OnLinkLost();
+            }
         }
 
         if (!IsIdle)
@@ -302,6 +328,54 @@ internal sealed class TelloLink : IDroneLink
         }
     }
 
+    /// <summary>
+    /// The link just went lost: fail the pending command at once (so the <c>command</c> re-sends are not
+    /// stuck behind a long move) and, if the drone was airborne, send <c>land</c> best effort (§7.11).
+    /// </summary>
+    private void OnLinkLost()
+    {
+        Interlocked.Increment(ref _interrupts);
+        var pending = _current;
+        if (AbortWaiters() > 0 && pending is not null)
+        {
+            TelloLog.PendingAbortedOnLoss(_logger, Id, pending);
+        }
+
+        if (!_flying || !_options.LandOnLinkLoss)
+        {
+            return;
+        }
+
+        // Waiters are aborted first, so a late "ok" to this land cannot be matched to the aborted command.
+        Volatile.Write(ref _pilotCommandsAtLoss, Volatile.Read(ref _pilotCommands));
+        Volatile.Write(ref _relandArmed, 1);
+        var sent = _fleet.Send(this, TelloCommand.Land.Text);
+        TelloLog.LandOnLinkLoss(_logger, Id);
+        WriteLandEvent("land_on_link_loss", sent, null);
+    }
+
+    /// <summary>
+    /// State is back after a loss during which <c>land</c> was sent: the drone may never have heard it. If the
+    /// state shows it still airborne and no pilot command came meanwhile, land it once more, through the queue.
+    /// </summary>
+    private void OnLinkBack(TelloState state)
+    {
+        if (Interlocked.Exchange(ref _relandArmed, 0) == 0 || !_options.LandOnLinkLoss)
+        {
+            return;
+        }
+
+        var airborne = state.HeightCm is { } h ? h > 0 : _flying;
+        if (!airborne || Volatile.Read(ref _pilotCommands) != Volatile.Read(ref _pilotCommandsAtLoss))
+        {
+            return;
+        }
+
+        TelloLog.LandOnLinkBack(_logger, Id, state.HeightCm ?? -1);
+        var queued = EnqueueInternal(TelloCommand.Land, null);
+        WriteLandEvent("land_on_link_back", queued, state.HeightCm);
+    }
+
     public bool SendLandIfFlying()
     {
         if (!_flying)
@@ -329,7 +403,7 @@ internal sealed class TelloLink : IDroneLink
         }
     }
 
-    private void EnqueueInternal(TelloCommand command, Action<DroneCommandResult>? onDone)
+    private bool EnqueueInternal(TelloCommand command, Action<DroneCommandResult>? onDone)
     {
         Interlocked.Increment(ref _internalOutstanding);
         var item = new QueuedCommand(command, onDone: r =>
@@ -342,7 +416,10 @@ internal sealed class TelloLink : IDroneLink
         if (!_queue.Writer.TryWrite(item))
         {
             Interlocked.Decrement(ref _internalOutstanding);
+            return false;
         }
+
+        return true;
     }
 
     private async Task RunWorkerAsync(CancellationToken stopping)
@@ -352,6 +429,7 @@ internal sealed class TelloLink : IDroneLink
             await foreach (var item in _queue.Reader.ReadAllAsync(stopping).ConfigureAwait(false))
             {
                 Volatile.Write(ref _busy, 1);
+                _current = item.Command.Text;
                 DroneCommandResult result;
                 var started = _time.GetTimestamp();
                 try
@@ -371,6 +449,7 @@ internal sealed class TelloLink : IDroneLink
                 }
                 finally
                 {
+                    _current = null;
                     Volatile.Write(ref _busy, 0);
                 }
 
@@ -393,6 +472,8 @@ internal sealed class TelloLink : IDroneLink
 
         var attempts = command.IsRetryable ? 1 + _options.ReadRetries : 1;
         var timeout = TimeoutFor(command);
+        var interrupts = Volatile.Read(ref _interrupts);
+        var notJoystickRetried = false;
         for (var attempt = 1; ; attempt++)
         {
             // `command` itself needs no resync: its reply proves nothing and a stray ok is harmless.
@@ -402,7 +483,7 @@ internal sealed class TelloLink : IDroneLink
             }
 
             await GapAsync(ct).ConfigureAwait(false);
-            var waiter = SendWithWaiter(command.Text, isStop: false);
+            var waiter = SendWithWaiter(command.Text, isStop: false, requireConnected: command.Kind != TelloCommandKind.EnterSdk);
             if (waiter is null)
             {
                 return Result(DroneCommandOutcome.LinkDown, null, null, started);
@@ -439,6 +520,22 @@ internal sealed class TelloLink : IDroneLink
             var judged = Judge(command, reply, started);
             if (judged is not null)
             {
+                if (!notJoystickRetried && IsNotJoystick(command, judged))
+                {
+                    // §7.12: "Not joystick" means not executed. Retry once, only from a hover.
+                    notJoystickRetried = true;
+                    TelloLog.NotJoystickRetry(_logger, Id, command.Text, reply);
+                    var why = await WaitForHoverAsync(_time.GetTimestamp(), interrupts, ct).ConfigureAwait(false);
+                    if (why is null)
+                    {
+                        _fleet.Counters.IncNotJoystickRetry();
+                        _fleet.Metrics.NotJoystickRetry(Id);
+                        continue;
+                    }
+
+                    TelloLog.NotJoystickNoRetry(_logger, Id, command.Text, reply, why);
+                }
+
                 return judged;
             }
 
@@ -452,7 +549,7 @@ internal sealed class TelloLink : IDroneLink
 
     private async Task<DroneCommandResult> SendAndJudgeAsync(TelloCommand command, TimeSpan timeout, long started, CancellationToken ct)
     {
-        var waiter = SendWithWaiter(command.Text, isStop: command.Kind == TelloCommandKind.Stop);
+        var waiter = SendWithWaiter(command.Text, isStop: command.Kind == TelloCommandKind.Stop, requireConnected: true);
         if (waiter is null)
         {
             return Result(DroneCommandOutcome.LinkDown, null, null, started);
@@ -518,7 +615,7 @@ internal sealed class TelloLink : IDroneLink
         {
             await GapAsync(ct).ConfigureAwait(false);
             var deadline = _time.GetTimestamp() + (long)(_options.CommandTimeout.TotalSeconds * _time.TimestampFrequency);
-            var waiter = SendWithWaiter("sn?", isStop: false);
+            var waiter = SendWithWaiter("sn?", isStop: false, requireConnected: true);
             if (waiter is null)
             {
                 return false;
@@ -595,12 +692,18 @@ internal sealed class TelloLink : IDroneLink
         return waiter;
     }
 
-    // Register and send under one lock so the waiter order is the send order.
-    private ReplyWaiter? SendWithWaiter(string text, bool isStop)
+    // Register and send under one lock so the waiter order is the send order. The health check sits in the
+    // same lock: a loss either refuses this send or finds (and aborts) its waiter.
+    private ReplyWaiter? SendWithWaiter(string text, bool isStop, bool requireConnected)
     {
         var waiter = new ReplyWaiter(isStop);
         lock (_gate)
         {
+            if (requireConnected && !IsConnected)
+            {
+                return null;
+            }
+
             _waiters.AddLast(waiter);
             if (!_fleet.Send(this, text))
             {
@@ -644,7 +747,7 @@ internal sealed class TelloLink : IDroneLink
         }
     }
 
-    private void AbortWaiters()
+    private int AbortWaiters()
     {
         ReplyWaiter[] all;
         lock (_gate)
@@ -657,6 +760,67 @@ internal sealed class TelloLink : IDroneLink
         {
             w.TrySet(null);
         }
+
+        return all.Length;
+    }
+
+    private static readonly TimeSpan HoverPoll = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan SettleWithoutSpeeds = TimeSpan.FromMilliseconds(500);
+
+    private static bool IsNotJoystick(TelloCommand command, DroneCommandResult result) =>
+        command.Kind == TelloCommandKind.Motion && result.Outcome == DroneCommandOutcome.DroneError
+        && result.Reply is { } r && r.Contains("not joystick", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Waits for a state datagram, received after <paramref name="since"/>, that shows a hover: airborne and every
+    /// vg* within ±1 (or, for firmware without vg*, any airborne datagram once a short settle time has passed).
+    /// Returns null on a hover, else why there was none.
+    /// </summary>
+    private async Task<string?> WaitForHoverAsync(long since, int interrupts, CancellationToken ct)
+    {
+        var timeout = _options.NotJoystickHoverTimeout;
+        if (timeout <= TimeSpan.Zero)
+        {
+            return "the retry is disabled (NotJoystickHoverTimeout 0)";
+        }
+
+        while (true)
+        {
+            if (Volatile.Read(ref _interrupts) != interrupts)
+            {
+                return "a stop, emergency or link loss came meanwhile";
+            }
+
+            if (!IsConnected)
+            {
+                return "the link is down";
+            }
+
+            if (_state is { } s && s.Timestamp > since)
+            {
+                var st = s.State;
+                if (st.HeightCm is <= 0)
+                {
+                    return "state shows it on the ground";
+                }
+
+                var speeds = st.SpeedX is not null || st.SpeedY is not null || st.SpeedZ is not null;
+                if (speeds ? Still(st.SpeedX) && Still(st.SpeedY) && Still(st.SpeedZ)
+                    : _time.GetElapsedTime(since) >= SettleWithoutSpeeds)
+                {
+                    return null;
+                }
+            }
+
+            if (_time.GetElapsedTime(since) >= timeout)
+            {
+                return $"state showed no hover within {timeout.TotalSeconds:0.#} s";
+            }
+
+            await Task.Delay(HoverPoll, _time, ct).ConfigureAwait(false);
+        }
+
+        static bool Still(int? v) => v is null or >= -1 and <= 1;
     }
 
     private static readonly TimeSpan LandedHoldOff = TimeSpan.FromSeconds(2);
@@ -740,6 +904,30 @@ internal sealed class TelloLink : IDroneLink
             w.WriteString("address", EndPoint.ToString());
             w.WriteString("health_from", old.ToString().ToLowerInvariant());
             w.WriteString("health_to", health.ToString().ToLowerInvariant());
+            w.WriteEndObject();
+        }
+
+        WriteRecord(new TelemetryRecord(_eventStream, RecordKind.Event, wall, source, _time.GetTimestamp(), stream.ToArray()));
+    }
+
+    private void WriteLandEvent(string name, bool sent, int? heightCm)
+    {
+        var (wall, source) = _fleet.WallClock.Now();
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("event", name);
+            w.WriteString("drone_id", Id);
+            w.WriteString("address", EndPoint.ToString());
+            w.WriteString("command", TelloCommand.Land.Text);
+            // land_on_link_loss: the datagram left the socket; land_on_link_back: the command was queued.
+            w.WriteBoolean("sent", sent);
+            if (heightCm is { } h)
+            {
+                w.WriteNumber("height_cm", h);
+            }
+
             w.WriteEndObject();
         }
 

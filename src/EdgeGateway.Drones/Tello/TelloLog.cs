@@ -17,6 +17,15 @@ internal static partial class TelloLog
     [LoggerMessage(1003, LogLevel.Debug, "Drone {DroneId} did not answer 'command' (not reachable yet); will re-send")]
     public static partial void NoAnswerWhileConnecting(ILogger logger, string droneId);
 
+    [LoggerMessage(1004, LogLevel.Warning, "Drone {DroneId} lost while airborne: sent 'land' (best effort; it may not hear it)")]
+    public static partial void LandOnLinkLoss(ILogger logger, string droneId);
+
+    [LoggerMessage(1005, LogLevel.Warning, "Drone {DroneId} is back and still airborne (h {HeightCm} cm) with no pilot command since the loss: sending 'land' again")]
+    public static partial void LandOnLinkBack(ILogger logger, string droneId, int heightCm);
+
+    [LoggerMessage(1006, LogLevel.Warning, "Drone {DroneId} link lost while '{Command}' was pending: it is aborted (it may still have run)")]
+    public static partial void PendingAbortedOnLoss(ILogger logger, string droneId, string command);
+
     [LoggerMessage(1010, LogLevel.Debug, "Drone {DroneId} -> '{Command}'")]
     public static partial void Sent(ILogger logger, string droneId, string command);
 
@@ -49,6 +58,12 @@ internal static partial class TelloLog
 
     [LoggerMessage(1020, LogLevel.Warning, "Drone {DroneId} send of '{Command}' failed")]
     public static partial void SendFailed(ILogger logger, string droneId, string command, Exception error);
+
+    [LoggerMessage(1021, LogLevel.Information, "Drone {DroneId} refused '{Command}' with '{Reply}' (not executed); waiting for a hover to retry it once")]
+    public static partial void NotJoystickRetry(ILogger logger, string droneId, string command, string reply);
+
+    [LoggerMessage(1022, LogLevel.Warning, "Drone {DroneId} refused '{Command}' with '{Reply}' and {Why}; not retried")]
+    public static partial void NotJoystickNoRetry(ILogger logger, string droneId, string command, string reply, string why);
 
     [LoggerMessage(1030, LogLevel.Warning, "Ignored {Count} datagram(s) on the {Channel} channel from unknown source {Source} (not a configured drone)")]
     public static partial void UnknownSource(ILogger logger, long count, string channel, string source);
