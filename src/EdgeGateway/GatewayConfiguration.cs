@@ -6,6 +6,7 @@ using EdgeGateway.Hosting;
 using EdgeGateway.LocalApi;
 using EdgeGateway.Options;
 using EdgeGateway.Sensors.Hosting;
+using EdgeGateway.Upstream;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
 
@@ -22,7 +23,8 @@ public static class GatewayConfiguration
     /// <c>--config</c> file, environment variables (plain and <c>EDGEGW_</c>-prefixed), the command line,
     /// and last the daemon's own flags (<c>--drone</c>, <c>--data-dir</c>).
     /// </summary>
-    public static void AddSources(ConfigurationManager configuration, GatewayCommandLine commandLine)
+    /// <returns>Problems with the daemon's own flags (a bad <c>--upstream</c> URL); empty when all is well.</returns>
+    public static IReadOnlyList<string> AddSources(ConfigurationManager configuration, GatewayCommandLine commandLine)
     {
         var sources = configuration.Sources;
         var firstEnv = 0;
@@ -43,12 +45,27 @@ public static class GatewayConfiguration
             sources.Insert(Math.Min(firstEnv, sources.Count), extra.Sources[i]);
         }
 
-        configuration.AddInMemoryCollection(FlagsToKeys(commandLine));
+        var keys = FlagsToKeys(commandLine, out var problems);
+        configuration.AddInMemoryCollection(keys);
+        return problems;
     }
 
-    private static Dictionary<string, string?> FlagsToKeys(GatewayCommandLine commandLine)
+    private static Dictionary<string, string?> FlagsToKeys(GatewayCommandLine commandLine, out IReadOnlyList<string> problems)
     {
         var keys = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        problems = [];
+        if (commandLine.Upstreams.Count > 0)
+        {
+            // Credentials come from the URL or EDGEGW_UPSTREAM_* variables; errors show the URL redacted.
+            var upstream = UpstreamUrl.ToConfiguration(commandLine.Upstreams, out var upstreamErrors);
+            foreach (var (key, value) in upstream)
+            {
+                keys[key] = value;
+            }
+
+            problems = [.. upstreamErrors.Select(e => "--upstream: " + e)];
+        }
+
         if (commandLine.DataDirectory is { } dataDir)
         {
             keys["DataDirectory"] = dataDir;
@@ -85,6 +102,7 @@ public static class GatewayConfiguration
         Check<BufferOptions>(configuration, "Buffer", problems);
         Check<LocalApiOptions>(configuration, LocalApiOptions.SectionName, problems);
         Check<SensorsOptions>(configuration, SensorsOptions.SectionName, problems);
+        Check<UpstreamOptions>(configuration, "Upstream", problems);
         return problems;
     }
 

@@ -11,6 +11,7 @@ using EdgeGateway.Sensors.Api;
 using EdgeGateway.Sensors.Hosting;
 using EdgeGateway.Simulation;
 using EdgeGateway.Time;
+using EdgeGateway.Upstream;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -61,7 +62,12 @@ public static partial class GatewayHost
             }
         }
 
-        GatewayConfiguration.AddSources(builder.Configuration, commandLine);
+        var flagProblems = GatewayConfiguration.AddSources(builder.Configuration, commandLine);
+        if (flagProblems.Count > 0)
+        {
+            await Console.Error.WriteLineAsync($"edge-gateway: {string.Join("\nedge-gateway: ", flagProblems)}\n\n{GatewayCommandLine.Usage}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
 
         var problems = GatewayConfiguration.Validate(builder.Configuration);
         if (problems.Count > 0)
@@ -119,6 +125,8 @@ public static partial class GatewayHost
 
         builder.Services.AddGatewayHosting(config.GetSection("Hosting"));
         builder.Services.AddRecordBuffer(config.GetSection("Buffer"));
+        // Upstream sinks; the buffer runs one forwarder per sink, each with its own cursor.
+        builder.Services.AddUpstream(config.GetSection("Upstream"));
         // Every producer writes into the buffer's bounded intake; nothing waits on the disk.
         builder.Services.AddSingleton<IRecordWriter>(sp => sp.GetRequiredService<IRecordBuffer>());
         builder.Services.AddDrones(config.GetSection(DroneOptions.SectionName));

@@ -1,0 +1,340 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+using EdgeGateway.Buffer;
+using EdgeGateway.Buffer.Upstream;
+using EdgeGateway.Mqtt;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeGateway.Upstream.Mqtt;
+
+/// <summary>
+/// Publishes buffered records QoS 1 over <see cref="MqttClient"/>: one topic per stream from the template, the
+/// record id and sequence in the JSON payload and as v5 user properties, acknowledgements on PUBACK, a retained
+/// <c>online</c>/<c>offline</c> status with the will. The client keeps unacknowledged messages across a reconnect and
+/// republishes them first, in order; the forwarder's resend after <see cref="ISinkAcknowledger.ConnectionLost"/> skips
+/// records the client still holds, so a link drop does not double the duplicates.
+/// </summary>
+public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposable
+{
+    public const string Online = "online";
+    public const string Offline = "offline";
+
+    private readonly MqttSinkOptions _options;
+    private readonly string _gatewayId;
+    private readonly ILogger _logger;
+    private readonly UpstreamMetrics _metrics;
+    private readonly MqttClient _client;
+    private readonly MqttConnection _connection;
+    private readonly KeyValuePair<string, object?> _tag;
+    private readonly ConcurrentDictionary<long, DateTimeOffset> _held = new();
+    private readonly string? _statusTopic;
+    private readonly string _topicPrefix;
+    private ISinkAcknowledger? _acks;
+    private long _connects;
+    private long _acked;
+    private string? _lastError = "not connected yet";
+    private int _stopped;
+    private int _disposed;
+
+    public MqttSink(MqttSinkOptions options, string gatewayId, TimeProvider time, ILoggerFactory loggers, UpstreamMetrics metrics,
+        Random? random = null)
+    {
+        _options = options;
+        _gatewayId = gatewayId;
+        _logger = loggers.CreateLogger<MqttSink>();
+        _metrics = metrics;
+        _tag = new("sink", options.Name);
+        _statusTopic = string.IsNullOrEmpty(options.StatusTopic) ? null : Render(options.StatusTopic, "", "");
+        _topicPrefix = options.TopicTemplate.Replace("{gateway_id}", gatewayId, StringComparison.Ordinal);
+        var clientOptions = new MqttClientOptions
+        {
+            Host = options.Host,
+            Port = options.Port,
+            ClientId = string.IsNullOrEmpty(options.ClientId) ? "edgegw-" + gatewayId : options.ClientId,
+            ProtocolVersion = options.ProtocolVersion,
+            // The durable buffer is the session: a clean start plus republishing what was not acknowledged (reference rule 10).
+            CleanStart = true,
+            KeepAlive = options.KeepAlive,
+            PingTimeout = options.PingTimeout,
+            ConnectTimeout = options.ConnectTimeout,
+            TlsHandshakeTimeout = options.ConnectTimeout,
+            ConnAckTimeout = options.ConnectTimeout,
+            AckTimeout = options.AckTimeout,
+            MaxInflight = options.MaxInflight,
+            MaxPending = Math.Max(options.MaxInflight, 100_000),
+            UserName = options.UserName,
+            Password = options.Password,
+            Tls = options.Tls,
+            Backoff = options.Backoff,
+            Will = _statusTopic is null ? null : new MqttWill { Topic = _statusTopic, Payload = Offline, Retain = true, Qos = MqttQualityOfService.AtLeastOnce },
+        };
+        _client = new MqttClient(clientOptions, loggers.CreateLogger<MqttClient>(), time);
+        _connection = new MqttConnection(_client, loggers.CreateLogger<MqttConnection>(), time, random);
+        _client.StateChanged += OnStateChanged;
+        metrics.Register(this);
+    }
+
+    public string Name => _options.Name;
+
+    public string Transport => "mqtt";
+
+    public bool IsConnected => _client.IsConnected;
+
+    public int Inflight => _held.Count;
+
+    public DateTimeOffset? OldestUnacknowledged => _held.IsEmpty ? null : _held.Values.Min();
+
+    public long Reconnects => Math.Max(0, Interlocked.Read(ref _connects) - 1);
+
+    public long Connects => Interlocked.Read(ref _connects);
+
+    public long Acknowledged => Interlocked.Read(ref _acked);
+
+    public string? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>The status topic after substitution, or null when disabled.</summary>
+    public string? StatusTopic => _statusTopic;
+
+    public MqttClient Client => _client;
+
+    /// <summary>Starts connecting (idempotent); the supervisor reconnects with backoff.</summary>
+    public void Start() => _connection.Start();
+
+    public string TopicFor(string stream, string kind) => _topicPrefix.Replace("{stream}", stream, StringComparison.Ordinal)
+        .Replace("{kind}", kind, StringComparison.Ordinal);
+
+    public ValueTask<SinkSendResult> SendAsync(IReadOnlyList<BufferedRecord> batch, ISinkAcknowledger acks, CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref _acks, acks);
+        if (!_client.IsConnected)
+        {
+            return ValueTask.FromResult(SinkSendResult.Disconnected);
+        }
+
+        var i = 0;
+        while (i < batch.Count)
+        {
+            // A message holds consecutive records of one stream, at most BatchRecords of them (1 = no batching).
+            var j = i + 1;
+            while (j < batch.Count && j - i < _options.BatchRecords && batch[j].Stream == batch[i].Stream)
+            {
+                j++;
+            }
+
+            var group = new BufferedRecord[j - i];
+            for (var k = i; k < j; k++)
+            {
+                group[k - i] = batch[k];
+            }
+
+            i = j;
+            if (group.All(r => _held.ContainsKey(r.Sequence)))
+            {
+                continue; // still held by the client from before the reconnect: its PUBACK will acknowledge it
+            }
+
+            foreach (var r in group)
+            {
+                _held[r.Sequence] = r.WallClock;
+            }
+
+            Publish(group, cancellationToken);
+        }
+
+        _metrics.Sent.Add(batch.Count, _tag);
+        return ValueTask.FromResult(SinkSendResult.Sent);
+    }
+
+    private void Publish(BufferedRecord[] group, CancellationToken ct)
+    {
+        var first = group[0];
+        var kind = RecordJson.KindName(first.Kind);
+        var topic = TopicFor(first.Stream, kind);
+        var payload = group.Length == 1 && _options.BatchRecords == 1
+            ? RecordJson.Serialize(_gatewayId, first)
+            : RecordJson.SerializeBatch(_gatewayId, group);
+        var compressed = false;
+        if (_options.Compression == PayloadCompression.Gzip && payload.Length >= _options.CompressionMinBytes)
+        {
+            payload = Gzip(payload);
+            compressed = true;
+        }
+
+        List<MqttUserProperty>? props = null;
+        if (_options.ProtocolVersion == MqttProtocolVersion.V500)
+        {
+            props =
+            [
+                new("record_id", RecordJson.RecordId(_gatewayId, first.Sequence)),
+                new("seq", first.Sequence.ToString(CultureInfo.InvariantCulture)),
+                new("stream", first.Stream),
+                new("kind", kind),
+            ];
+            if (group.Length > 1 || _options.BatchRecords > 1)
+            {
+                props.Add(new("seq_last", group[^1].Sequence.ToString(CultureInfo.InvariantCulture)));
+                props.Add(new("count", group.Length.ToString(CultureInfo.InvariantCulture)));
+            }
+
+            if (compressed)
+            {
+                props.Add(new("content-encoding", "gzip"));
+            }
+        }
+
+        ValueTask<PublishResult> publish;
+        try
+        {
+            // Queued synchronously inside PublishAsync, so messages keep the order of this loop.
+            publish = _client.PublishAsync(topic, payload, MqttQualityOfService.AtLeastOnce, false, props, ct);
+        }
+        catch (ObjectDisposedException)
+        {
+            Release(group);
+            return;
+        }
+
+        _ = TrackAsync(publish, group);
+    }
+
+    private async Task TrackAsync(ValueTask<PublishResult> publish, BufferedRecord[] group)
+    {
+        PublishResult result;
+        try
+        {
+            result = await publish.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            Release(group);
+            return;
+        }
+
+        Release(group);
+        var acks = Volatile.Read(ref _acks);
+        switch (result.Status)
+        {
+            case PublishStatus.Acknowledged:
+                Interlocked.Add(ref _acked, group.Length);
+                _metrics.Acked.Add(group.Length, _tag);
+                break;
+            case PublishStatus.DeadLettered:
+                // Poison (too large for the broker, refused by it): never retried, so it must not hold the cursor.
+                _metrics.DeadLettered.Add(group.Length, _tag);
+                UpstreamLog.MqttDeadLettered(_logger, Name, group[0].Sequence, group[^1].Sequence, group[0].Stream,
+                    $"{result.DeadLetterReason} 0x{result.ReasonCode:X2} {result.Detail}");
+                break;
+            default:
+                return; // disposed: the forwarder resends from its cursor next time
+        }
+
+        foreach (var r in group)
+        {
+            acks?.Acknowledge(r.Sequence);
+        }
+    }
+
+    private void Release(BufferedRecord[] group)
+    {
+        foreach (var r in group)
+        {
+            _held.TryRemove(r.Sequence, out _);
+        }
+    }
+
+    private void OnStateChanged(MqttConnectionStateChange change)
+    {
+        if (change.State == MqttConnectionState.Connected)
+        {
+            Interlocked.Increment(ref _connects);
+            if (Connects > 1)
+            {
+                _metrics.Reconnects.Add(1, _tag);
+            }
+
+            Volatile.Write(ref _lastError, null);
+            UpstreamLog.MqttConnected(_logger, Name, change.SessionPresent);
+            if (_statusTopic is not null && Volatile.Read(ref _stopped) == 0)
+            {
+                _ = PublishStatusAsync(Online);
+            }
+
+            return;
+        }
+
+        var why = change.Disconnect?.ToString() ?? "disconnected";
+        Volatile.Write(ref _lastError, why);
+        if (Volatile.Read(ref _stopped) != 0)
+        {
+            return;
+        }
+
+        UpstreamLog.MqttDisconnected(_logger, Name, why);
+        Volatile.Read(ref _acks)?.ConnectionLost(why);
+    }
+
+    private async Task PublishStatusAsync(string status)
+    {
+        try
+        {
+            var result = await _client.PublishAsync(_statusTopic!, Encoding.UTF8.GetBytes(status), MqttQualityOfService.AtLeastOnce, retain: true)
+                .AsTask().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            if (!result.IsSuccess)
+            {
+                UpstreamLog.MqttStatusFailed(_logger, Name, status, result.Status.ToString());
+            }
+        }
+        catch (Exception e) when (e is TimeoutException or ObjectDisposedException or OperationCanceledException)
+        {
+            UpstreamLog.MqttStatusFailed(_logger, Name, status, e.Message);
+        }
+    }
+
+    private string Render(string template, string stream, string kind) => template
+        .Replace("{gateway_id}", _gatewayId, StringComparison.Ordinal)
+        .Replace("{stream}", stream, StringComparison.Ordinal)
+        .Replace("{kind}", kind, StringComparison.Ordinal);
+
+    private static byte[] Gzip(byte[] data)
+    {
+        using var output = new MemoryStream(data.Length / 2 + 32);
+        using (var gz = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gz.Write(data);
+        }
+
+        return output.ToArray();
+    }
+
+    /// <summary>Publishes the retained <c>offline</c> status (a clean stop does not fire the will), then disconnects.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        if (_statusTopic is not null && _client.IsConnected)
+        {
+            await PublishStatusAsync(Offline).ConfigureAwait(false);
+        }
+
+        await _connection.StopAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // DI may dispose one instance once per registration (MqttSink, IUpstreamSink, IUpstreamLinkState).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await StopAsync().ConfigureAwait(false);
+        await _connection.DisposeAsync().ConfigureAwait(false);
+        await _client.DisposeAsync().ConfigureAwait(false);
+        _metrics.Unregister(this);
+    }
+}

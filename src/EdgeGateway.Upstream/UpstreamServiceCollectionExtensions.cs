@@ -1,0 +1,114 @@
+using EdgeGateway.Buffer;
+using EdgeGateway.Buffer.Upstream;
+using EdgeGateway.Health;
+using EdgeGateway.Upstream.Mqtt;
+using EdgeGateway.Upstream.Relay;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeGateway.Upstream;
+
+public static class UpstreamServiceCollectionExtensions
+{
+    /// <summary>
+    /// Binds <see cref="UpstreamOptions"/> from <paramref name="section"/> (normally <c>Upstream</c>), validates it (throws
+    /// with every problem listed), and registers each enabled sink as <see cref="IUpstreamSink"/> (the buffer runs one
+    /// forwarder per sink, each with its own cursor), an <see cref="IHealthReporter"/>, and a hosted service that starts
+    /// the links and, at shutdown, publishes the MQTT <c>offline</c> status and disconnects cleanly.
+    /// </summary>
+    public static IServiceCollection AddUpstream(this IServiceCollection services, IConfiguration section)
+    {
+        var options = new UpstreamOptions();
+        section.Bind(options);
+        var path = section is IConfigurationSection s ? s.Path : "Upstream";
+        var problems = options.Validate(path).ToList();
+        if (problems.Count > 0)
+        {
+            throw new OptionsValidationFailedException(problems);
+        }
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(options);
+        services.TryAddSingleton(sp => new UpstreamMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetRequiredService<TimeProvider>()));
+        var gatewayId = options.EffectiveGatewayId;
+        if (options.Mqtt.Enabled)
+        {
+            services.AddSingleton(sp => new MqttSink(options.Mqtt, gatewayId, sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<UpstreamMetrics>()));
+            services.AddSingleton<IUpstreamSink>(sp => sp.GetRequiredService<MqttSink>());
+            services.AddSingleton<IUpstreamLinkState>(sp => sp.GetRequiredService<MqttSink>());
+        }
+
+        if (options.Relay.Enabled)
+        {
+            services.AddSingleton(sp => new RelaySink(options.Relay, gatewayId, sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<RelaySink>>(), sp.GetRequiredService<UpstreamMetrics>()));
+            services.AddSingleton<IUpstreamSink>(sp => sp.GetRequiredService<RelaySink>());
+            services.AddSingleton<IUpstreamLinkState>(sp => sp.GetRequiredService<RelaySink>());
+        }
+
+        services.AddSingleton<UpstreamHealth>();
+        services.AddSingleton<IHealthReporter>(sp => sp.GetRequiredService<UpstreamHealth>());
+        services.AddHostedService<UpstreamHostedService>();
+        return services;
+    }
+}
+
+/// <summary>One health entry per enabled sink: Healthy while connected, Degraded while reconnecting (records wait in the buffer).</summary>
+public sealed class UpstreamHealth(IEnumerable<IUpstreamLinkState> links, TimeProvider time) : IHealthReporter
+{
+    public IEnumerable<ComponentHealth> Report()
+    {
+        var now = time.GetUtcNow();
+        foreach (var l in links)
+        {
+            var lag = l.OldestUnacknowledged is { } t ? Math.Max(0, (now - t).TotalSeconds) : 0;
+            var details = new Dictionary<string, object?>
+            {
+                ["transport"] = l.Transport,
+                ["connected"] = l.IsConnected,
+                ["inflight"] = l.Inflight,
+                ["acknowledged"] = l.Acknowledged,
+                ["reconnects"] = l.Reconnects,
+                ["lag_seconds"] = Math.Round(lag, 1),
+            };
+            if (l.IsConnected)
+            {
+                yield return new ComponentHealth($"upstream/{l.Name}", HealthState.Healthy, "connected", details);
+            }
+            else
+            {
+                details["last_error"] = l.LastError;
+                yield return new ComponentHealth($"upstream/{l.Name}", HealthState.Degraded,
+                    $"not connected ({l.LastError ?? "connecting"}); records wait in the buffer", details);
+            }
+        }
+    }
+}
+
+/// <summary>Starts the sinks' connection loops and stops them (MQTT: retained offline, clean DISCONNECT).</summary>
+internal sealed class UpstreamHostedService(IServiceProvider services) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        services.GetService<MqttSink>()?.Start();
+        services.GetService<RelaySink>()?.Start();
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (services.GetService<MqttSink>() is { } mqtt)
+        {
+            await mqtt.StopAsync().ConfigureAwait(false);
+        }
+
+        if (services.GetService<RelaySink>() is { } relay)
+        {
+            await relay.StopAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+
+namespace EdgeGateway.Tests;
+
+/// <summary>--upstream on the real daemon: records reach a real Mosquitto; bad URLs are refused without leaking secrets.</summary>
+public sealed class UpstreamDaemonTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("eg-upstream-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Upstream_mqtt_url_relays_drone_state_records_to_a_real_broker()
+    {
+        var mosquitto = FindTool("mosquitto") ?? throw new InvalidOperationException(
+            "mosquitto is not installed: run `apt-get install -y mosquitto mosquitto-clients` (scripts/test.sh does it as root)");
+        var mosquittoSub = FindTool("mosquitto_sub") ?? throw new InvalidOperationException(
+            "mosquitto_sub is not installed: run `apt-get install -y mosquitto-clients`");
+        var brokerPort = FreePort.Tcp();
+        var conf = Path.Combine(_dir, "mosquitto.conf");
+        await File.WriteAllTextAsync(conf, $"listener {brokerPort} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            + (Environment.UserName == "root" ? "user root\n" : ""));
+        using var broker = Process.Start(new ProcessStartInfo(mosquitto, ["-c", conf]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        try
+        {
+            await TaskTimeouts.Eventually(() => CanConnect(brokerPort), "mosquitto listens", TimeSpan.FromSeconds(15));
+
+            // A subscriber waits for five relayed records of the simulated drone's state stream.
+            var sub = new ProcessStartInfo(mosquittoSub, ["-h", "127.0.0.1", "-p", brokerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "-t", "edge/test-gw/drone/tello-1/state", "-q", "1", "-C", "5", "-W", "60", "-v"])
+            { RedirectStandardOutput = true, RedirectStandardError = true };
+            using var subscriber = Process.Start(sub)!;
+            var received = subscriber.StandardOutput.ReadToEndAsync();
+
+            var args = GatewayProcess.IsolatedSimulateArgs(Path.Combine(_dir, "data"), out _, out _);
+            args.AddRange(["--upstream", $"mqtt://127.0.0.1:{brokerPort}", "--Upstream:GatewayId=test-gw"]);
+            await using var gateway = GatewayProcess.Start(args);
+
+            await subscriber.WaitForExitAsync().WithTimeout(TimeSpan.FromSeconds(75));
+            var lines = (await received).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.True(subscriber.ExitCode == 0 && lines.Length == 5, $"subscriber exit {subscriber.ExitCode}, got:\n{string.Join("\n", lines)}\n{gateway.Output}");
+            foreach (var line in lines)
+            {
+                Assert.StartsWith("edge/test-gw/drone/tello-1/state ", line, StringComparison.Ordinal);
+                Assert.Contains("\"id\":\"test-gw:", line, StringComparison.Ordinal);
+                Assert.Contains("\"seq\":", line, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            broker.Kill();
+            await broker.WaitForExitAsync().WithTimeout();
+        }
+    }
+
+    [Theory]
+    [InlineData("ftp://user:s3cret-pw@host/x")]
+    [InlineData("mqtt://user:s3cret-pw@")]
+    [InlineData("mqtt://user:s3cret-pw@host:99999")]
+    public async Task A_bad_upstream_url_exits_2_and_never_shows_the_password(string url)
+    {
+        await using var gateway = GatewayProcess.Start(["--upstream", url, "--data-dir", _dir]);
+
+        Assert.Equal(2, await gateway.WaitForExitAsync());
+        Assert.Contains("--upstream", gateway.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret-pw", gateway.Output, StringComparison.Ordinal);
+    }
+
+    private static bool CanConnect(int port)
+    {
+        try
+        {
+            using var client = new System.Net.Sockets.TcpClient();
+            client.Connect("127.0.0.1", port);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static string? FindTool(string name)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/sbin").Append("/usr/bin"))
+        {
+            var path = Path.Combine(dir, name);
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+
+        return null;
+    }
+}
