@@ -11,7 +11,7 @@ internal static partial class UpstreamLog
     [LoggerMessage(6501, LogLevel.Warning, "Relay {Sink}: connection to {Url} failed: {Reason}; next attempt in {DelayMs} ms")]
     public static partial void RelayConnectFailed(ILogger logger, string sink, string url, string reason, long delayMs);
 
-    [LoggerMessage(6502, LogLevel.Error, "Relay {Sink}: the receiver at {Url} refused us: {Reason}; next attempt in {DelayMs} ms (fix the token or URL)")]
+    [LoggerMessage(6502, LogLevel.Error, "Relay {Sink}: the receiver at {Url} refused us: {Reason}; next attempt in {DelayMs} ms (fix the token, the URL or the CA)")]
     public static partial void RelayRefused(ILogger logger, string sink, string url, string reason, long delayMs);
 
     [LoggerMessage(6503, LogLevel.Warning, "Relay {Sink} disconnected after {Seconds:0.0} s: {Reason}; {Unacked} records unacknowledged will be resent")]

@@ -544,7 +544,8 @@ public sealed class LinkProtocolTests(ITestOutputHelper output)
         await using var fake = new FakeTello("127.0.0.2");
         await using var h = await AirborneAsync(output, fake, FleetHarness.Options(fake.AddressText));
 
-        fake.Reboot(TimeSpan.FromSeconds(3.5));
+        // Silent well past LostAfter (2.5 s), so the pilot's command lands inside the loss even on a loaded machine.
+        fake.Reboot(TimeSpan.FromSeconds(6));
         await TaskTimeouts.Eventually(() => h.Drone().Status.Health == DroneLinkHealth.Lost, "link lost");
         Assert.True(TelloCommand.TryRc(0, 0, 0, 0, out var rc, out _));
         Assert.Equal(DroneCommandOutcome.LinkDown, (await h.Drone().ExecuteAsync(rc).WithTimeout()).Outcome);

@@ -100,6 +100,13 @@ public sealed class MqttProxy : IAsyncDisposable
                 var n = await from.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None, _stop.Token);
                 if (n == 0)
                 {
+                    // A blackhole passes nothing, not even the far side's close: the client must find the dead
+                    // link by itself (the broker may give up on its keep alive first on a slow machine).
+                    while (Blackhole && !_stop.IsCancellationRequested)
+                    {
+                        await Task.Delay(50, _stop.Token);
+                    }
+
                     break;
                 }
 

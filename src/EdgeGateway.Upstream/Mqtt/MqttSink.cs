@@ -73,6 +73,9 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
         _client = new MqttClient(clientOptions, loggers.CreateLogger<MqttClient>(), time);
         _connection = new MqttConnection(_client, loggers.CreateLogger<MqttConnection>(), time, random);
         _client.StateChanged += OnStateChanged;
+        // A failed attempt (refused login, certificate not trusted, no route) changes no client state, so take its
+        // reason from the supervisor: health must say why we are not connected, not "not connected yet".
+        _connection.RetryScheduled += r => Volatile.Write(ref _lastError, r.Why);
         metrics.Register(this);
     }
 

@@ -199,22 +199,50 @@ public sealed class RelaySink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposa
         ws.Options.KeepAliveInterval = _options.KeepAlive;
         ws.Options.KeepAliveTimeout = _options.PingTimeout;
         ws.Options.CollectHttpResponseDetails = true;
-        if (_options.CaFile is { Length: > 0 } caFile)
+        var uri = new Uri(_options.Url);
+        string? certificateProblem = null;
+        if (uri.Scheme == "wss")
         {
-            var trust = new X509Certificate2Collection();
-            trust.ImportFromPemFile(caFile);
+            X509Certificate2Collection? trust = null;
+            if (_options.CaFile is { Length: > 0 } caFile)
+            {
+                trust = [];
+                trust.ImportFromPemFile(caFile);
+            }
+
+            // Records why the certificate was rejected: the handshake exception itself only says "see inner exception".
             ws.Options.RemoteCertificateValidationCallback = (_, cert, _, errors) =>
             {
-                if (cert is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+                if (cert is null)
                 {
+                    certificateProblem = "the receiver sent no certificate";
                     return false;
+                }
+
+                if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+                {
+                    certificateProblem = $"the receiver's certificate does not match the host name '{uri.Host}'";
+                    return false;
+                }
+
+                if (trust is null)
+                {
+                    certificateProblem = errors == SslPolicyErrors.None ? null : $"the receiver's certificate is not trusted by the system trust store ({errors}); set CaFile for a private CA";
+                    return errors == SslPolicyErrors.None;
                 }
 
                 using var chain = new X509Chain();
                 chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
                 chain.ChainPolicy.CustomTrustStore.AddRange(trust);
                 chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(new X509Certificate2(cert));
+                if (chain.Build(new X509Certificate2(cert)))
+                {
+                    return true;
+                }
+
+                certificateProblem = "the receiver's certificate does not chain to the configured CA (CaFile): "
+                    + string.Join(", ", chain.ChainStatus.Select(s => s.Status.ToString()));
+                return false;
             };
         }
 
@@ -222,12 +250,18 @@ public sealed class RelaySink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposa
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, ct);
         try
         {
-            await ws.ConnectAsync(new Uri(_options.Url), linked.Token).ConfigureAwait(false);
+            await ws.ConnectAsync(uri, linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             ws.Dispose();
             return (null, $"no WebSocket handshake within {_options.ConnectTimeout}", RetryClass.Normal);
+        }
+        catch (Exception e) when (IsTlsFailure(e, out var tlsMessage))
+        {
+            // A certificate the sink does not trust will not fix itself in a second: wait long, like a refused token.
+            ws.Dispose();
+            return (null, "TLS handshake failed: " + (certificateProblem ?? tlsMessage), RetryClass.Refused);
         }
         catch (WebSocketException e)
         {
@@ -256,6 +290,21 @@ public sealed class RelaySink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposa
         }
 
         return (ws, "", RetryClass.Normal);
+    }
+
+    private static bool IsTlsFailure(Exception e, out string message)
+    {
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Security.Authentication.AuthenticationException)
+            {
+                message = inner.Message;
+                return true;
+            }
+        }
+
+        message = "";
+        return false;
     }
 
     /// <summary>Reads acks until the connection ends; returns why it ended.</summary>
