@@ -129,7 +129,7 @@ public sealed class MqttSinkOptions
     public string StatusTopic { get; set; } = "edge/{gateway_id}/status";
 
     /// <summary>Most QoS 1 messages unacknowledged on the connection (further capped by the broker's Receive Maximum).</summary>
-    public int MaxInflight { get; set; } = 20;
+    public int MaxInflight { get; set; } = 100;
 
     /// <summary>Records per MQTT message (same stream, consecutive); 1 = one record per message (default).</summary>
     public int BatchRecords { get; set; } = 1;
