@@ -20,6 +20,8 @@ internal sealed class BufferMetrics : IDisposable
         Quarantined = _meter.CreateCounter<long>("edge_buffer_store_quarantined", "{store}", "Corrupt stores moved aside");
         CommitLatency = _meter.CreateHistogram<double>("edge_buffer_commit_duration_seconds", "s", "Time of one group commit",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
+        CheckpointLatency = _meter.CreateHistogram<double>("edge_buffer_checkpoint_duration_seconds", "s", "Time of one WAL checkpoint (run by the writer after a commit)",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
         BatchSize = _meter.CreateHistogram<int>("edge_buffer_commit_batch_records", "{record}", "Records per group commit");
         Sent = _meter.CreateCounter<long>("edge_forwarder_records_sent", "{record}", "Records handed to a sink, by sink");
         Acked = _meter.CreateCounter<long>("edge_forwarder_records_acked", "{record}", "Records acknowledged by a sink, by sink");
@@ -34,6 +36,7 @@ internal sealed class BufferMetrics : IDisposable
     public Counter<long> StoreErrors { get; }
     public Counter<long> Quarantined { get; }
     public Histogram<double> CommitLatency { get; }
+    public Histogram<double> CheckpointLatency { get; }
     public Histogram<int> BatchSize { get; }
     public Counter<long> Sent { get; }
     public Counter<long> Acked { get; }

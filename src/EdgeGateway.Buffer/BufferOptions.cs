@@ -39,7 +39,7 @@ public sealed class BufferOptions : IValidatedOptions
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>Most records in one commit.</summary>
-    public int BatchSize { get; set; } = 2048;
+    public int BatchSize { get; set; } = 1024;
 
     /// <summary>Longest a record waits in the writer for companions before the commit.</summary>
     public TimeSpan BatchInterval { get; set; } = TimeSpan.FromMilliseconds(20);

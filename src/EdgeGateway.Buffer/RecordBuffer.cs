@@ -425,7 +425,9 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         }
 
         _pendingGaps.Clear();
-        Interlocked.Exchange(ref _lastBatchBytes, bytes);
+        // The largest batch so far, not the last one: a small batch followed by a full one must not
+        // push the file over the budget before the next check (batches vary more now that commits are fast).
+        Interlocked.Exchange(ref _lastBatchBytes, Math.Max(Interlocked.Read(ref _lastBatchBytes), bytes));
         Metrics.CommitLatency.Record(_time.GetElapsedTime(started).TotalSeconds);
         Metrics.BatchSize.Record(records.Count);
         Metrics.Committed.Add(records.Count);
@@ -433,6 +435,15 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         for (var i = 0; i < batch.Count; i++)
         {
             batch[i].Done?.TrySetResult(new CommitResult(CommitStatus.Committed, first + gapCount + i));
+        }
+
+        // After the watermark moved: the batch is answered, the next one waits (as it would behind an
+        // in-commit autocheckpoint) and the WAL stays within its share of the budget.
+        if (store.CheckpointDue)
+        {
+            var checkpointStarted = _time.GetTimestamp();
+            store.Checkpoint();
+            Metrics.CheckpointLatency.Record(_time.GetElapsedTime(checkpointStarted).TotalSeconds);
         }
     }
 

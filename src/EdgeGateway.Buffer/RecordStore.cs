@@ -1,6 +1,7 @@
 using System.Globalization;
 using EdgeGateway.Records;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace EdgeGateway.Buffer;
 
@@ -41,12 +42,16 @@ internal sealed class RecordStore : IDisposable
     private readonly Dictionary<string, long> _streamIds = new(StringComparer.Ordinal);
     private readonly Dictionary<long, string> _streamNames = [];
     private SqliteConnection _conn = null!;
-    private SqliteCommand _insert = null!;
+    // The hot insert goes straight to SQLite (bind by index, bind the payload span, step, reset): the
+    // ADO.NET command costs several microseconds per row in name lookups, readers and handle ref-counting.
+    private sqlite3_stmt? _insert;
     private SqliteCommand _insertStream = null!;
     private SqliteCommand _setMeta = null!;
     private SqliteCommand _setCursor = null!;
     private Durability _currentSync;
     private long _pageSize;
+    private long _walCheckpointFrames = long.MaxValue;
+    private long _walFramesLeft;
 
     private RecordStore(string path)
     {
@@ -154,15 +159,8 @@ internal sealed class RecordStore : IDisposable
             }
         }
 
-        _insert = _conn.CreateCommand();
-        _insert.CommandText = "INSERT INTO records(seq, stream_id, kind, wall_us, time_source, mono, payload) VALUES ($s,$st,$k,$w,$ts,$m,$p);";
-        foreach (var n in new[] { "$s", "$st", "$k", "$w", "$ts", "$m" })
-        {
-            _insert.Parameters.Add(n, SqliteType.Integer);
-        }
-
-        _insert.Parameters.Add("$p", SqliteType.Blob);
-        _insert.Prepare();
+        Check(raw.sqlite3_prepare_v2(_conn.Handle, "INSERT INTO records(seq, stream_id, kind, wall_us, time_source, mono, payload) VALUES (?1,?2,?3,?4,?5,?6,?7);",
+            out _insert));
         _insertStream = _conn.CreateCommand();
         _insertStream.CommandText = "INSERT INTO streams(name) VALUES ($n) RETURNING id;";
         _insertStream.Parameters.Add("$n", SqliteType.Text);
@@ -267,7 +265,6 @@ internal sealed class RecordStore : IDisposable
         {
             using (var tx = _conn.BeginTransaction())
             {
-                _insert.Transaction = tx;
                 _insertStream.Transaction = tx;
                 _setMeta.Transaction = tx;
                 _setCursor.Transaction = tx;
@@ -295,25 +292,32 @@ internal sealed class RecordStore : IDisposable
 
     private void InsertOne(long seq, TelemetryRecord record)
     {
-        var p = _insert.Parameters;
-        p[0].Value = seq;
-        p[1].Value = StreamId(record.Stream);
-        p[2].Value = (int)record.Kind;
-        p[3].Value = ToMicros(record.WallClock);
-        p[4].Value = (int)record.TimeSource;
-        p[5].Value = record.MonotonicTimestamp;
-        if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(record.Payload, out var segment) && segment.Offset == 0)
-        {
-            p[6].Value = segment.Array;
-            p[6].Size = segment.Count;
-        }
-        else
-        {
-            p[6].Value = record.Payload.ToArray();
-            p[6].Size = record.Payload.Length;
-        }
+        var streamId = StreamId(record.Stream); // may run its own statement: before binding this one
+        var s = _insert!;
+        Check(raw.sqlite3_bind_int64(s, 1, seq));
+        Check(raw.sqlite3_bind_int64(s, 2, streamId));
+        Check(raw.sqlite3_bind_int(s, 3, (int)record.Kind));
+        Check(raw.sqlite3_bind_int64(s, 4, ToMicros(record.WallClock)));
+        Check(raw.sqlite3_bind_int(s, 5, (int)record.TimeSource));
+        Check(raw.sqlite3_bind_int64(s, 6, record.MonotonicTimestamp));
 
-        _insert.ExecuteNonQuery();
+        // SQLite copies the bytes (SQLITE_TRANSIENT), so the producer's buffer is not kept. An empty span
+        // would bind NULL, which the NOT NULL column refuses: bind a zero-length blob instead.
+        Check(record.Payload.IsEmpty ? raw.sqlite3_bind_zeroblob(s, 7, 0) : raw.sqlite3_bind_blob(s, 7, record.Payload.Span));
+        var rc = raw.sqlite3_step(s);
+        raw.sqlite3_reset(s);
+        if (rc != raw.SQLITE_DONE)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _conn.Handle);
+        }
+    }
+
+    private void Check(int rc)
+    {
+        if (rc != raw.SQLITE_OK)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _conn.Handle);
+        }
     }
 
     private long StreamId(string stream)
@@ -472,6 +476,7 @@ internal sealed class RecordStore : IDisposable
         }
 
         SetSynchronous(Durability.Full);
+        using var autocheckpoint = AutocheckpointScope();
         using (var tx = _conn.BeginTransaction())
         {
             using var del = _conn.CreateCommand();
@@ -480,7 +485,6 @@ internal sealed class RecordStore : IDisposable
             del.Parameters.AddWithValue("$ht", hiTelemetry);
             del.Parameters.AddWithValue("$ha", hiAll);
             evicted = del.ExecuteNonQuery();
-            _insert.Transaction = tx;
             _insertStream.Transaction = tx;
             _setMeta.Transaction = tx;
             var seq = LastSequence;
@@ -546,14 +550,72 @@ internal sealed class RecordStore : IDisposable
     /// <summary>Returns free pages to the file system and truncates the WAL so the file shrinks now.</summary>
     public void Compact()
     {
-        Exec("PRAGMA incremental_vacuum;");
+        using (AutocheckpointScope())
+        {
+            Exec("PRAGMA incremental_vacuum;");
+        }
+
         Exec("PRAGMA wal_checkpoint(TRUNCATE);");
+        WalFramesWritten(reset: true);
+        _walFramesLeft = 0;
     }
 
+    /// <summary>
+    /// Sets the WAL size at which <see cref="CheckpointDue"/> turns true. SQLite's own autocheckpoint is
+    /// off: it would run inside COMMIT and hold back the batch's commit (and its watermark) by the whole
+    /// checkpoint; the writer runs it right after publishing the commit instead, at the same WAL size.
+    /// </summary>
     public void ConfigureWal(long walLimitBytes)
     {
-        var pages = Math.Max(16, walLimitBytes / _pageSize);
-        Exec($"PRAGMA wal_autocheckpoint={pages}; PRAGMA journal_size_limit={walLimitBytes};");
+        _walCheckpointFrames = Math.Max(16, walLimitBytes / _pageSize);
+        Exec($"PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={walLimitBytes};");
+        WalFramesWritten(reset: true);
+    }
+
+    /// <summary>
+    /// SQLite's autocheckpoint for the eviction path only: the delete and the vacuum each write many frames,
+    /// and a checkpoint at each of their commits keeps the WAL within its share until the final TRUNCATE.
+    /// </summary>
+    private AutocheckpointOff AutocheckpointScope()
+    {
+        raw.sqlite3_wal_autocheckpoint(_conn.Handle, (int)Math.Min(int.MaxValue, _walCheckpointFrames));
+        return new AutocheckpointOff(_conn);
+    }
+
+    private readonly struct AutocheckpointOff(SqliteConnection conn) : IDisposable
+    {
+        public void Dispose() => raw.sqlite3_wal_autocheckpoint(conn.Handle, 0);
+    }
+
+    /// <summary>WAL frames this connection (the only writer) appended since the last reset.</summary>
+    private long WalFramesWritten(bool reset)
+    {
+        Check(raw.sqlite3_db_status(_conn.Handle, raw.SQLITE_DBSTATUS_CACHE_WRITE, out var current, out _, reset ? 1 : 0));
+        return current;
+    }
+
+    /// <summary>True when the WAL has grown to the checkpoint size since the last checkpoint.</summary>
+    public bool CheckpointDue => _walFramesLeft + WalFramesWritten(reset: false) >= _walCheckpointFrames;
+
+    /// <summary>
+    /// A passive checkpoint (copies the WAL into the database and, at NORMAL, fsyncs both; never waits for
+    /// readers). The next write restarts the WAL from its start once every frame is copied; frames a
+    /// reader still needs stay and count towards the next checkpoint.
+    /// </summary>
+    public void Checkpoint()
+    {
+        WalFramesWritten(reset: true);
+        var rc = raw.sqlite3_wal_checkpoint_v2(_conn.Handle, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out var log, out var done);
+        if (rc == raw.SQLITE_BUSY)
+        {
+            _walFramesLeft = Math.Max(0, log);
+            return;
+        }
+
+        Check(rc);
+
+        // Until every frame is copied the WAL cannot restart, so all of it still counts.
+        _walFramesLeft = done < log ? log : 0;
     }
 
     internal void SetMaxPageCountForTests(long pages) => Exec($"PRAGMA max_page_count={pages};");
@@ -645,7 +707,8 @@ internal sealed class RecordStore : IDisposable
 
     private void CloseConnection()
     {
-        _insert?.Dispose();
+        _insert?.Dispose(); // finalizes the statement before the connection closes
+        _insert = null;
         _insertStream?.Dispose();
         _setMeta?.Dispose();
         _setCursor?.Dispose();

@@ -20,12 +20,14 @@ public sealed class BudgetTests(ITestOutputHelper output) : IDisposable
         buffer.Start();
 
         long maxSeen = 0;
+        long maxWal = 0;
         using var stop = new CancellationTokenSource();
         var sampler = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
                 maxSeen = Math.Max(maxSeen, DiskBytes(options.DatabasePath));
+                maxWal = Math.Max(maxWal, FileBytes(options.DatabasePath + "-wal"));
                 await Task.Delay(2);
             }
         });
@@ -55,10 +57,13 @@ public sealed class BudgetTests(ITestOutputHelper output) : IDisposable
 
         await stop.CancelAsync();
         await sampler.WithTimeout();
-        output.WriteLine($"max on disk {maxSeen} of budget {budget}; evicted {buffer.EvictedRecords}");
+        output.WriteLine($"max on disk {maxSeen} of budget {budget} (largest WAL seen {maxWal}); evicted {buffer.EvictedRecords}");
         Assert.True(buffer.EvictedRecords > 30_000, "the run must be long enough to evict most records");
         Assert.True(maxSeen <= budget * 1.05, $"store reached {maxSeen} bytes, budget {budget}");
 
+        // A write completes at its commit, before the writer's budget check: stop the writer so that no
+        // eviction lands between the pages read below (each page is its own snapshot).
+        await buffer.StopAsync().WithTimeout();
         var all = Kit.All(buffer);
         var present = all.Where(r => r.Kind != RecordKind.Gap).Select(r => r.Sequence).ToHashSet();
         var gaps = all.Where(r => r.Kind == RecordKind.Gap).Select(r => JsonDocument.Parse(r.Payload).RootElement)
@@ -77,6 +82,74 @@ public sealed class BudgetTests(ITestOutputHelper output) : IDisposable
         // Events go last: both event records survive while telemetry is evicted.
         Assert.Equal(6, all.Count(r => r.Kind == RecordKind.Event));
         _logs.AssertNoUnexpectedErrors();
+    }
+
+    [Fact]
+    public async Task Wal_is_checkpointed_after_commits_at_its_share_of_the_budget_and_records_stay_committed()
+    {
+        const long budget = 8L * 1024 * 1024; // WAL share: a tenth, 838860 bytes
+        const long walShare = budget / 10;
+        var options = Kit.Options(_dir.Path, o => { o.MaxBytes = budget; o.BatchSize = 256; });
+        var checkpoints = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (i, l) =>
+        {
+            if (i.Meter.Name == BufferMetrics.MeterName && i.Name == "edge_buffer_checkpoint_duration_seconds")
+            {
+                l.EnableMeasurementEvents(i);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, _, _) => Interlocked.Increment(ref checkpoints));
+        listener.Start();
+        await using var buffer = Kit.Buffer(options, _logs);
+        buffer.Start();
+
+        long maxWal = 0;
+        using var stop = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                maxWal = Math.Max(maxWal, FileBytes(options.DatabasePath + "-wal"));
+                await Task.Delay(2);
+            }
+        });
+
+        var results = new List<Task<CommitResult>>();
+        for (var i = 0; i < 12_000; i++)
+        {
+            results.Add(buffer.WriteAsync(Kit.Rec("drone/t1/state", i, padding: 200)));
+            if (i % 500 == 0)
+            {
+                await Task.Delay(1);
+            }
+        }
+
+        var done = await Task.WhenAll(results).WithTimeout(TimeSpan.FromSeconds(60));
+        await stop.CancelAsync();
+        await sampler.WithTimeout();
+        maxWal = Math.Max(maxWal, FileBytes(options.DatabasePath + "-wal"));
+        output.WriteLine($"checkpoints {Volatile.Read(ref checkpoints)}, largest WAL seen {maxWal} bytes (share {walShare})");
+        Assert.All(done, r => Assert.Equal(CommitStatus.Committed, r.Status));
+        Assert.True(Volatile.Read(ref checkpoints) >= 2, "about 3 MB through a 0.8 MB WAL share needs several checkpoints");
+
+        // SQLite's autocheckpoint is off; the writer's own checkpoint must still hold the WAL to its share plus one batch.
+        Assert.True(maxWal <= walShare + (256 * 1024), $"WAL reached {maxWal} bytes, share {walShare}");
+        Assert.Equal(Enumerable.Range(0, 12_000).Select(i => (long)i), Kit.All(buffer).Select(Kit.N));
+        Assert.Equal(0, buffer.EvictedRecords);
+        _logs.AssertNoUnexpectedErrors();
+    }
+
+    private static long FileBytes(string path)
+    {
+        try
+        {
+            return new FileInfo(path).Length;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
 
     private static long DiskBytes(string path)
