@@ -231,8 +231,15 @@ internal sealed class HubClient
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                while (!_closeRequested && reader.TryRead(out var item))
+                while (reader.TryRead(out var item))
                 {
+                    // Once a close is requested, replies and errors already queued still go out first (a flooding
+                    // client gets its rate_limited error before the 1008); superseded state updates do not.
+                    if (_closeRequested && item.Slot >= 0)
+                    {
+                        continue;
+                    }
+
                     ReadOnlyMemory<byte> frame;
                     if (item.Slot >= 0)
                     {
