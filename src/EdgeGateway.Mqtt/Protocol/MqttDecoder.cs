@@ -110,15 +110,10 @@ internal static class MqttDecoder
                     return DecodeError.InvalidFixedHeaderFlags;
                 }
 
-                if (!r.TryReadBigEndian(out short id))
+                var idError = ReadPacketId(ref r, out packet.PacketId);
+                if (idError != DecodeError.None)
                 {
-                    return DecodeError.MalformedPacket;
-                }
-
-                packet.PacketId = (ushort)id;
-                if (packet.PacketId == 0)
-                {
-                    return DecodeError.ProtocolError;
+                    return idError;
                 }
 
                 if (!v5)
@@ -155,15 +150,10 @@ internal static class MqttDecoder
                     return DecodeError.InvalidFixedHeaderFlags;
                 }
 
-                if (!r.TryReadBigEndian(out short id))
+                var idError = ReadPacketId(ref r, out packet.PacketId);
+                if (idError != DecodeError.None)
                 {
-                    return DecodeError.MalformedPacket;
-                }
-
-                packet.PacketId = (ushort)id;
-                if (packet.PacketId == 0)
-                {
-                    return DecodeError.ProtocolError;
+                    return idError;
                 }
 
                 if (v5)
@@ -275,15 +265,10 @@ internal static class MqttDecoder
         packet.Topic = topic;
         if (qos > 0)
         {
-            if (!r.TryReadBigEndian(out short id))
+            var idError = ReadPacketId(ref r, out packet.PacketId);
+            if (idError != DecodeError.None)
             {
-                return DecodeError.MalformedPacket;
-            }
-
-            packet.PacketId = (ushort)id;
-            if (packet.PacketId == 0)
-            {
-                return DecodeError.ProtocolError;
+                return idError;
             }
         }
 
@@ -305,6 +290,19 @@ internal static class MqttDecoder
         r.TryCopyTo(payload);
         packet.Payload = payload;
         return DecodeError.None;
+    }
+
+    /// <summary>A packet identifier: two bytes, never zero.</summary>
+    private static DecodeError ReadPacketId(ref SequenceReader<byte> r, out ushort id)
+    {
+        if (!r.TryReadBigEndian(out short raw))
+        {
+            id = 0;
+            return DecodeError.MalformedPacket;
+        }
+
+        id = (ushort)raw;
+        return id == 0 ? DecodeError.ProtocolError : DecodeError.None;
     }
 
     private static DecodeError ReadString(ref SequenceReader<byte> r, out string value)
