@@ -4,19 +4,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Real peers used by the tests: the MQTT broker and its clients, socat and gpsd for serial.
-# Each entry: the command the tests run, then the Debian package that provides it.
+# Real peers used by the tests: the MQTT broker and its clients, socat and gpsd for serial, and the
+# Python aiohttp client that the existing agent backend uses against port 3002.
+# Each entry: the command the tests run (or py.MODULE for a Python module), then the Debian package.
 peers=(
   "mosquitto:mosquitto"
   "mosquitto_sub:mosquitto-clients"
   "socat:socat"
   "gpsd:gpsd"
   "gpsfake:gpsd-clients"
+  "python3:python3"
+  "py.aiohttp:python3-aiohttp"
 )
 missing=()
 for entry in "${peers[@]}"; do
   cmd="${entry%%:*}"; pkg="${entry##*:}"
-  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
+  if [[ "$cmd" == py.* ]]; then
+    if ! python3 -c "import ${cmd#py.}" >/dev/null 2>&1; then
+      missing+=("$pkg")
+    fi
+  elif ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
     missing+=("$pkg")
   fi
 done

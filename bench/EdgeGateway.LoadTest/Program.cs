@@ -85,6 +85,12 @@ Console.WriteLine("| clients | state Hz | delivered msg/s | p50 ms | p99 ms | ma
 Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"| {cfg.Clients} | {cfg.Rate} | {delivered / elapsed:0} | {Pct(all, 0.50):0.00} | {Pct(all, 0.99):0.00} | {(all.Length > 0 ? all[^1] : double.NaN):0.00} | {drops} | {closed} | {sampler?.CpuPercent ?? double.NaN:0} | {sampler?.PeakRssMb ?? double.NaN:0} | {(emergencyLatencies.Count > 0 ? $"{Pct([.. emergencyLatencies.Order()], 0.5):0.0}/{emergencyLatencies.Max():0.0}" : "-")} |"));
+if (sampler is not null)
+{
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"gateway CPU {sampler.CpuPercent:0}% (user {sampler.UserPercent:0}%, kernel {sampler.CpuPercent - sampler.UserPercent:0}%); load tool CPU {sampler.SelfCpuPercent:0}%"));
+}
+
 return 0;
 
 static double Pct(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * p))];
@@ -189,14 +195,20 @@ internal sealed class ProcSampler(int pid)
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
     private double _startCpu;
+    private double _startUser;
+    private double _startSelfCpu;
     private readonly Stopwatch _wall = new();
 
     public double CpuPercent { get; private set; }
     public double PeakRssMb { get; private set; }
+    public double UserPercent { get; private set; }
+    public double SelfCpuPercent { get; private set; }
 
     public void Start()
     {
         _startCpu = CpuSeconds();
+        _startUser = CpuSeconds(userOnly: true);
+        _startSelfCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         _wall.Start();
         _loop = Task.Run(async () =>
         {
@@ -213,15 +225,18 @@ internal sealed class ProcSampler(int pid)
         _stop.Cancel();
         _loop?.Wait();
         CpuPercent = (CpuSeconds() - _startCpu) / _wall.Elapsed.TotalSeconds * 100;
+        UserPercent = (CpuSeconds(userOnly: true) - _startUser) / _wall.Elapsed.TotalSeconds * 100;
+        SelfCpuPercent = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - _startSelfCpu) / _wall.Elapsed.TotalSeconds * 100;
         PeakRssMb = Math.Max(PeakRssMb, RssMb());
     }
 
-    private double CpuSeconds()
+    private double CpuSeconds(bool userOnly = false)
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         // utime and stime are fields 14 and 15 (1-based); after the comm field they are at 11 and 12.
-        return (double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        var user = double.Parse(fields[11], CultureInfo.InvariantCulture);
+        return (userOnly ? user : user + double.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
     private double RssMb()
