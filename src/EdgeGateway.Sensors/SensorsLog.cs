@@ -40,4 +40,7 @@ internal static partial class SensorsLog
 
     [LoggerMessage(7011, LogLevel.Information, "Sensors: starting {Count} sensor(s)")]
     public static partial void Starting(ILogger logger, int count);
+
+    [LoggerMessage(7012, LogLevel.Warning, "No valid GPS time agreeing with the system clock for {SilentSeconds:0.0} s (GPS unplugged, fix lost or gpsd stopped): records are stamped with time source '{Source}' again")]
+    public static partial void GpsTimeExpired(ILogger logger, double silentSeconds, string source);
 }

@@ -59,7 +59,8 @@ public class OptionsTests
     {
         var time = new ManualTimeProvider(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
         var clock = new SystemWallClock(time, TimeSource.Unsynced);
-        var listener = new WallClockGpsTimeListener(clock, TimeSpan.FromSeconds(2), time, NullLogger<WallClockGpsTimeListener>.Instance);
+        using var listener = new WallClockGpsTimeListener(clock, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), time,
+            NullLogger<WallClockGpsTimeListener>.Instance);
         var now = time.GetUtcNow();
 
         listener.OnGpsTime(now.AddMinutes(-5), now); // the system clock is 5 min ahead of GPS

@@ -8,7 +8,7 @@ using EdgeGateway.Simulator.Serial;
 namespace EdgeGateway.Sensors.Tests;
 
 /// <summary>The serial layer on real pseudo-terminals.</summary>
-public partial class SerialPortTests
+public partial class SerialPortTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     internal static string LogPath => Path.Combine(AppContext.BaseDirectory, "TestData", "flight.nmea");
 
@@ -36,7 +36,8 @@ public partial class SerialPortTests
         var (sink, run, stop) = await RunDriver(port, new NmeaGpsDriver());
         pty.Write(File.ReadAllBytes(LogPath));
 
-        await TaskTimeouts.Eventually(() => sink.Readings.Count >= 12, "12 epochs decoded");
+        // The GLL closing the last epoch arrives after its reading: wait for both counts.
+        await TaskTimeouts.Eventually(() => sink.Readings.Count >= 12 && sink.Ignored.Count >= 12, "12 epochs decoded and 12 GLL ignored");
         var fixes = sink.Readings.Cast<GpsReading>().Select(r => r.Fix).ToList();
         Assert.Equal(12, fixes.Count);
         Assert.All(fixes, f => Assert.True(f.HasFix && f.TimeValid));
@@ -123,7 +124,13 @@ public partial class SerialPortTests
         var later = log.Skip(8).ToList();      // epochs 1..11
         var noise = new byte[300];
         new Random(42).NextBytes(noise);
-        var badChecksum = log[10].Replace("*", "*0", StringComparison.Ordinal)[..^5] + "*00\r\n"; // a GGA with a wrong checksum
+        // A well-formed GGA whose checksum is off by one bit pattern: only the hex is wrong.
+        var ggaBody = log[10][1..log[10].IndexOf('*', StringComparison.Ordinal)];
+        var rightSum = NmeaParser.Checksum(Encoding.ASCII.GetBytes(ggaBody));
+        var badChecksum = $"${ggaBody}*{rightSum ^ 0x5A:X2}\r\n";
+        Assert.StartsWith("$GPGGA,", badChecksum, StringComparison.Ordinal);
+        Assert.Equal(NmeaParseResult.Ok, NmeaParser.Parse(Encoding.ASCII.GetBytes($"${ggaBody}*{rightSum:X2}"), out _));
+        Assert.Equal(NmeaParseResult.ChecksumMismatch, NmeaParser.Parse(Encoding.ASCII.GetBytes(badChecksum.TrimEnd()), out _));
 
         using var pty = PseudoTerminal.Open();
         using var port = OpenOrFail(pty.SlavePath);
@@ -149,7 +156,9 @@ public partial class SerialPortTests
 
         await TaskTimeouts.Eventually(() => sink.Readings.Count >= 12, "all 12 good epochs decoded despite the garbage");
         var rejected = sink.Rejected;
-        Assert.Contains("checksum_mismatch", rejected);
+        output.WriteLine(string.Join(", ", rejected));
+        Assert.Equal("checksum_mismatch", rejected[0]); // the wrong-checksum GGA is the first bad line sent
+        Assert.Single(rejected, r => r == "checksum_mismatch");
         Assert.Contains("truncated", rejected);
         Assert.Contains("missing_checksum", rejected);
         Assert.Contains("line_too_long", rejected);
@@ -188,6 +197,67 @@ public partial class SerialPortTests
     }
 
     [Fact]
+    public async Task Json_line_sensor_on_a_pty_keeps_good_lines_and_names_what_was_wrong_with_bad_ones()
+    {
+        using var pty = PseudoTerminal.Open();
+        using var port = OpenOrFail(pty.SlavePath, new SerialSettings(115200));
+        var parser = new Lines.LineSensorParser(Lines.LineFormat.Json, [new("temp", "°C"), new("rh", "%")]);
+        var (sink, run, stop) = await RunDriver(port, new LineSensorDriver(parser, 96));
+        pty.Write("{\"temp\":21.5,\"rh\":\"40 %\"}\r\n");                   // good
+        pty.Write("{\"temp\":21.5,\"rh\":40\r\n");                          // cut off: invalid JSON
+        pty.Write("[21.5,40]\n");                                          // JSON, not an object
+        pty.Write("{\"rh\":41}\n");                                        // a configured field is missing
+        pty.Write("{\"temp\":\"70 F\",\"rh\":40}\n");                        // the wrong unit
+        pty.Write("{\"temp\":true,\"rh\":40}\n");                            // not a number
+        pty.Write("{\"temp\":21.5,\"rh\":40,\"note\":\"" + new string('x', 200) + "\"}\n"); // over MaxLineLength
+        pty.Write([(byte)'{', 0xC3, 0x28, (byte)'}', (byte)'\n']);           // invalid UTF-8
+        pty.Write("{\"temp\":22.0,\"rh\":41,\"fan\":\"on\"}\n");              // good; an unconfigured key is left out
+        pty.Write(Encoding.UTF8.GetBytes("{\"temp\":\"23.5°C\",\"rh\":\"42%\"}\n")); // good; a UTF-8 unit after the number
+        await TaskTimeouts.Eventually(() => sink.Readings.Count >= 3 && sink.Rejected.Count >= 7,
+            () => $"3 good lines, 7 bad; got {sink.Readings.Count} readings, rejected [{string.Join(", ", sink.Rejected)}]");
+        var readings = sink.Readings.Cast<LineReading>().ToList();
+        Assert.Equal([21.5, 22.0, 23.5], readings.Select(r => r.Values.Single(v => v.Key == "temp_c").Number!.Value));
+        Assert.Equal([40.0, 41.0, 42.0], readings.Select(r => r.Values.Single(v => v.Key == "rh_pct").Number!.Value));
+        Assert.All(readings, r => Assert.Equal(2, r.Values.Count));
+        Assert.Equal(["invalid_json", "not_json_object", "missing_field", "wrong_unit", "invalid_number", "line_too_long", "binary_garbage"],
+            sink.Rejected);
+        Assert.False(run.IsCompleted);
+        await stop.CancelAsync();
+    }
+
+    [Fact]
+    public async Task Key_value_line_sensor_on_a_pty_keeps_good_lines_and_names_what_was_wrong_with_bad_ones()
+    {
+        using var pty = PseudoTerminal.Open();
+        using var port = OpenOrFail(pty.SlavePath, new SerialSettings(57600));
+        var parser = new Lines.LineSensorParser(Lines.LineFormat.KeyValue,
+            [new("temperature", "C"), new("humidity", "%"), new("site", Text: true)]);
+        var (sink, run, stop) = await RunDriver(port, new LineSensorDriver(parser, 80));
+        pty.Write("temperature=21.5C humidity=40% site=roof\r\n");          // good, space-separated
+        pty.Write("temperature=21.5 humidity site=roof\r\n");               // a token without '='
+        pty.Write("=5 humidity=40 site=roof\n");                            // an empty key
+        pty.Write("humidity=40 site=roof\n");                               // temperature missing
+        pty.Write("temperature=warm humidity=40 site=roof\n");              // not a number
+        pty.Write("temperature=70F humidity=40 site=roof\n");               // the wrong unit
+        pty.Write("temperature=1 humidity=2 site=" + new string('r', 120) + "\n"); // over MaxLineLength
+        pty.Write([(byte)'t', (byte)'=', 0xFF, 0xFE, (byte)'\n']);           // invalid UTF-8
+        pty.Write("\r\n");                                                  // empty: skipped, not an error
+        pty.Write("temperature=22;humidity=41%;site=mast;uptime=300\n");    // good, ';'-separated, unconfigured key ignored
+        pty.Write("temperature=-3.5C,humidity=99,site=field\n");            // good, ','-separated; the unit is optional
+        await TaskTimeouts.Eventually(() => sink.Readings.Count >= 3 && sink.Rejected.Count >= 7,
+            () => $"3 good lines, 7 bad; got {sink.Readings.Count} readings, rejected [{string.Join(", ", sink.Rejected)}]");
+        var readings = sink.Readings.Cast<LineReading>().ToList();
+        Assert.Equal([21.5, 22.0, -3.5], readings.Select(r => r.Values.Single(v => v.Key == "temperature_c").Number!.Value));
+        Assert.Equal([40.0, 41.0, 99.0], readings.Select(r => r.Values.Single(v => v.Key == "humidity_pct").Number!.Value));
+        Assert.Equal(["roof", "mast", "field"], readings.Select(r => r.Values.Single(v => v.Key == "site").Text));
+        Assert.All(readings, r => Assert.Equal(3, r.Values.Count));
+        Assert.Equal(["malformed_pair", "malformed_pair", "missing_field", "invalid_number", "wrong_unit", "line_too_long", "binary_garbage"],
+            sink.Rejected);
+        Assert.False(run.IsCompleted);
+        await stop.CancelAsync();
+    }
+
+    [Fact]
     public async Task Tfmini_on_a_pty_resynchronises_after_a_partial_frame_and_a_bad_checksum()
     {
         using var pty = PseudoTerminal.Open();
@@ -214,7 +284,9 @@ public partial class SerialPortTests
         pty.Dispose();
         await run.WithTimeout(); // returns (end of stream), does not throw
         // Linux reports a pty whose master went away as end of file; a USB adapter pulled out gives EIO. Both end the stream.
-        Assert.NotNull(port.Disconnect);
+        Assert.Equal("end of file (device closed)", port.Disconnect);
+        Assert.Empty(sink.Readings);
+        Assert.Empty(sink.Rejected);
         stop.Dispose();
     }
 
@@ -357,7 +429,8 @@ public partial class SerialPortTests
         Assert.Equal(parity == SerialParity.Odd, (t.c_cflag & 0x200u) != 0);
         Assert.Equal(stop == 2, (t.c_cflag & 0x40u) != 0);
         Assert.Equal(0u, t.c_cflag & 0x80000000u); // no RTS/CTS unless configured
-        Assert.NotEqual(0u, t.c_cflag & 0x880u); // CREAD | CLOCAL
+        Assert.Equal(0x80u, t.c_cflag & 0x80u);   // CREAD: the receiver is on
+        Assert.Equal(0x800u, t.c_cflag & 0x800u); // CLOCAL: modem control lines ignored
         Assert.Equal(parity != SerialParity.None, (t.c_iflag & 0x10u) != 0); // INPCK
     }
 

@@ -15,7 +15,11 @@ public enum GpsdReportResult
     /// <summary>gpsd's own ERROR report.</summary>
     GpsdError,
     InvalidJson,
-    /// <summary>JSON, but not an object with a <c>class</c>, or a TPV/SKY with wrongly typed fields.</summary>
+    /// <summary>
+    /// JSON, but not an object with a <c>class</c>, or a TPV/SKY with a wrongly typed field (a number as a string,
+    /// an unparsable time, <c>satellites</c> that is not an array) or a latitude/longitude out of range.
+    /// Nothing of such a report is used.
+    /// </summary>
     InvalidReport,
 }
 
@@ -63,6 +67,7 @@ public sealed class GpsdReportParser
         }
         catch (Exception ex) when (ex is InvalidOperationException or FormatException)
         {
+            fix = null;
             return GpsdReportResult.InvalidReport; // a field of the wrong JSON type
         }
     }
@@ -72,11 +77,28 @@ public sealed class GpsdReportParser
         var mode = Int(tpv, "mode") ?? 0;
         var status = Int(tpv, "status") ?? 1;
         DateTimeOffset? time = null;
-        if (tpv.TryGetProperty("time", out var t) && t.ValueKind == JsonValueKind.String
-            && DateTimeOffset.TryParse(t.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        if (Present(tpv, "time", out var t))
         {
+            if (t.ValueKind != JsonValueKind.String
+                || !DateTimeOffset.TryParse(t.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+            {
+                throw new FormatException("TPV time is not an ISO 8601 string");
+            }
+
             time = parsed;
         }
+
+        var lat = Double(tpv, "lat");
+        var lon = Double(tpv, "lon");
+        if (lat is < -90 or > 90 || lon is < -180 or > 180)
+        {
+            throw new FormatException("TPV position out of range");
+        }
+
+        var altMsl = Double(tpv, "altMSL");
+        var alt = Double(tpv, "alt");
+        var speed = Double(tpv, "speed");
+        var track = Double(tpv, "track");
 
         GpsFixQuality quality = mode < 2
             ? GpsFixQuality.Invalid
@@ -94,9 +116,9 @@ public sealed class GpsdReportParser
         {
             UtcTime = time,
             TimeValid = time is not null && mode >= 2,
-            LatitudeDeg = mode >= 2 ? Double(tpv, "lat") : null,
-            LongitudeDeg = mode >= 2 ? Double(tpv, "lon") : null,
-            AltitudeMslM = mode >= 3 ? Double(tpv, "altMSL") ?? Double(tpv, "alt") : null,
+            LatitudeDeg = mode >= 2 ? lat : null,
+            LongitudeDeg = mode >= 2 ? lon : null,
+            AltitudeMslM = mode >= 3 ? altMsl ?? alt : null,
             FixQuality = quality,
             FixMode = mode switch { 3 => GpsFixMode.Fix3D, 2 => GpsFixMode.Fix2D, 1 => GpsFixMode.NoFix, _ => null },
             SatellitesUsed = _used,
@@ -104,38 +126,56 @@ public sealed class GpsdReportParser
             Hdop = _hdop,
             Pdop = _pdop,
             Vdop = _vdop,
-            SpeedMps = Double(tpv, "speed"),
-            CourseDeg = Double(tpv, "track"),
+            SpeedMps = speed,
+            CourseDeg = track,
         };
     }
 
     private void Sky(JsonElement sky)
     {
-        _hdop = Double(sky, "hdop") ?? _hdop;
-        _pdop = Double(sky, "pdop") ?? _pdop;
-        _vdop = Double(sky, "vdop") ?? _vdop;
-        if (sky.TryGetProperty("satellites", out var sats) && sats.ValueKind == JsonValueKind.Array)
+        // Everything is read before anything is kept, so a bad SKY changes nothing.
+        var hdop = Double(sky, "hdop");
+        var pdop = Double(sky, "pdop");
+        var vdop = Double(sky, "vdop");
+        int? used = null;
+        int? inView = null;
+        if (Present(sky, "satellites", out var sats))
         {
-            var used = 0;
+            if (sats.ValueKind != JsonValueKind.Array)
+            {
+                throw new FormatException("SKY satellites is not an array");
+            }
+
+            var count = 0;
             foreach (var s in sats.EnumerateArray())
             {
                 if (s.ValueKind == JsonValueKind.Object && s.TryGetProperty("used", out var u) && u.ValueKind == JsonValueKind.True)
                 {
-                    used++;
+                    count++;
                 }
             }
 
-            _used = used;
-            _inView = sats.GetArrayLength();
+            used = count;
+            inView = sats.GetArrayLength();
         }
 
-        _used = Int(sky, "uSat") ?? _used;
-        _inView = Int(sky, "nSat") ?? _inView;
+        used = Int(sky, "uSat") ?? used;
+        inView = Int(sky, "nSat") ?? inView;
+        _hdop = hdop ?? _hdop;
+        _pdop = pdop ?? _pdop;
+        _vdop = vdop ?? _vdop;
+        _used = used ?? _used;
+        _inView = inView ?? _inView;
     }
 
+    /// <summary>The property, unless it is absent or JSON null (both mean "not known").</summary>
+    private static bool Present(JsonElement e, string name, out JsonElement value)
+        => e.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null;
+
+    /// <summary>A number field; absent is null, any other JSON type is a bad report.</summary>
     private static double? Double(JsonElement e, string name)
-        => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+        => Present(e, name, out var v) ? v.GetDouble() : null; // GetDouble throws InvalidOperationException on a non-number
 
     private static int? Int(JsonElement e, string name)
-        => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : null;
+        => Present(e, name, out var v) ? v.GetInt32() : null; // throws on a non-number or a non-integer (FormatException)
 }

@@ -105,7 +105,10 @@ public sealed partial class SensorsOptions : IValidatedOptions
 
     public TimeSpan ReopenMaxDelay { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>An open sensor with no valid reading for this long is reported degraded.</summary>
+    /// <summary>
+    /// An open sensor with no valid reading for this long is reported degraded. It is also how long the clock
+    /// stays marked GPS-backed without a new valid, agreeing GPS time (GPS unplugged, fix lost, gpsd stopped).
+    /// </summary>
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>

@@ -29,7 +29,7 @@ public static class SensorsServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IWallClock>(sp => new SystemWallClock(sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IGpsTimeListener>(sp => sp.GetRequiredService<IWallClock>() is SystemWallClock clock
-            ? new WallClockGpsTimeListener(clock, options.GpsTimeMaxOffset, sp.GetRequiredService<TimeProvider>(),
+            ? new WallClockGpsTimeListener(clock, options.GpsTimeMaxOffset, options.StaleAfter, sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILogger<WallClockGpsTimeListener>>())
             : NoGpsTimeListener.Instance);
         services.AddSingleton(sp => new SensorMetrics(sp.GetService<IMeterFactory>()));

@@ -85,7 +85,9 @@ public sealed class GpsFixAccumulator
 
                 break;
             case NmeaSentenceType.Gsa:
-                // One GSA per constellation in multi-GNSS output; the first of an epoch carries the DOPs.
+                // Multi-GNSS receivers send one GSA per constellation (NMEA 4.x). Fix mode and DOPs describe the
+                // combined solution, so every GSA of an epoch repeats them and the latest is kept; its satellite
+                // list covers one constellation only, which is why GGA's satellites-used count wins when present.
                 _mode = s.FixMode;
                 _pdop = s.Pdop;
                 _vdop = s.Vdop;

@@ -33,7 +33,10 @@ public sealed record SensorSnapshot(
     long Reconnects,
     long RecordsDropped)
 {
-    /// <summary>Writes the snapshot as the JSON object used by <c>GET /api/sensors</c> (and a future <c>sensor_update</c>).</summary>
+    /// <summary>
+    /// Writes the snapshot as the JSON object used by <c>GET /api/sensors</c> and as the <c>data</c> of the
+    /// <c>sensor_update</c> message on the WebSocket <c>sensors</c> channel.
+    /// </summary>
     public void WriteTo(Utf8JsonWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);

@@ -14,6 +14,8 @@ namespace EdgeGateway.Simulation;
 /// </summary>
 public sealed class SimulationEnvironment : IAsyncDisposable
 {
+    private const string SensorItems = "Sensors:Items";
+
     private readonly TelloFleetSimulator _fleet;
     private readonly SerialSensorSimulator? _serial;
     private readonly ILoggerFactory _loggers;
@@ -32,7 +34,17 @@ public sealed class SimulationEnvironment : IAsyncDisposable
     {
         var settings = new SimulatorOptions();
         var section = configuration.GetSection(SimulatorOptions.SectionName);
-        section.Bind(settings);
+        try
+        {
+            section.Bind(settings);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // GatewayConfiguration.Validate reports this first (exit 78); kept so a direct caller gets a message, not a crash.
+            await Console.Error.WriteLineAsync($"edge-gateway: invalid configuration:\n  {ex.Message}").ConfigureAwait(false);
+            return null;
+        }
+
         // The simulated drones send state to the port the drone link listens on, unless told otherwise.
         if (section["StatePort"] is null)
         {
@@ -85,7 +97,12 @@ public sealed class SimulationEnvironment : IAsyncDisposable
         return new SimulationEnvironment(fleet, serial, loggers);
     }
 
-    /// <summary>Points the drone link at the simulated drones (loopback, one entry per drone).</summary>
+    /// <summary>
+    /// Points the drone link at the simulated drones (loopback, one entry per drone) and, with
+    /// <c>Simulator:SerialSensors</c> on, replaces <c>Sensors:Items</c> with the simulated sensors: the configured
+    /// items (serial and gpsd alike) are hidden rather than merged key by key into the simulated ones. The other
+    /// <c>Sensors</c> settings (<c>StaleAfter</c>, <c>ReopenMinDelay</c> …) still apply.
+    /// </summary>
     public void ApplyTo(IConfigurationBuilder configuration)
     {
         var keys = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
@@ -102,32 +119,89 @@ public sealed class SimulationEnvironment : IAsyncDisposable
 
         if (_serial is { } serial)
         {
-            keys["Sensors:Items:0:Id"] = "gps0";
-            keys["Sensors:Items:0:Type"] = "nmea";
-            keys["Sensors:Items:0:Device"] = serial.GpsDevicePath;
-            keys["Sensors:Items:0:Baud"] = "9600";
-            keys["Sensors:Items:1:Id"] = "air0";
-            keys["Sensors:Items:1:Type"] = "lines";
-            keys["Sensors:Items:1:Device"] = serial.LineSensorDevicePath;
-            keys["Sensors:Items:1:Baud"] = "115200";
-            keys["Sensors:Items:1:Format"] = "keyvalue";
-            string[][] fields = [["temperature", "C"], ["humidity", "%"], ["pressure", "hPa"], ["pm2_5", ""]];
-            for (var f = 0; f < fields.Length; f++)
-            {
-                keys[$"Sensors:Items:1:Fields:{f}:Name"] = fields[f][0];
-                if (fields[f][1].Length > 0)
-                {
-                    keys[$"Sensors:Items:1:Fields:{f}:Unit"] = fields[f][1];
-                }
-            }
-
-            keys["Sensors:Items:2:Id"] = "tfmini0";
-            keys["Sensors:Items:2:Type"] = "tfmini";
-            keys["Sensors:Items:2:Device"] = serial.TfminiDevicePath;
-            keys["Sensors:Items:2:Baud"] = "115200";
+            HideSubtree(configuration, SensorItems);
+            SimulatedSensors(serial, keys);
         }
 
         configuration.AddInMemoryCollection(keys);
+    }
+
+    private static void SimulatedSensors(SerialSensorSimulator serial, Dictionary<string, string?> keys)
+    {
+        keys["Sensors:Items:0:Id"] = "gps0";
+        keys["Sensors:Items:0:Type"] = "nmea";
+        keys["Sensors:Items:0:Device"] = serial.GpsDevicePath;
+        keys["Sensors:Items:0:Baud"] = "9600";
+        keys["Sensors:Items:1:Id"] = "air0";
+        keys["Sensors:Items:1:Type"] = "lines";
+        keys["Sensors:Items:1:Device"] = serial.LineSensorDevicePath;
+        keys["Sensors:Items:1:Baud"] = "115200";
+        keys["Sensors:Items:1:Format"] = "keyvalue";
+        string[][] fields = [["temperature", "C"], ["humidity", "%"], ["pressure", "hPa"], ["pm2_5", ""]];
+        for (var f = 0; f < fields.Length; f++)
+        {
+            keys[$"Sensors:Items:1:Fields:{f}:Name"] = fields[f][0];
+            if (fields[f][1].Length > 0)
+            {
+                keys[$"Sensors:Items:1:Fields:{f}:Unit"] = fields[f][1];
+            }
+        }
+
+        keys["Sensors:Items:2:Id"] = "tfmini0";
+        keys["Sensors:Items:2:Type"] = "tfmini";
+        keys["Sensors:Items:2:Device"] = serial.TfminiDevicePath;
+        keys["Sensors:Items:2:Baud"] = "115200";
+    }
+
+    /// <summary>
+    /// Wraps every source added so far so that nothing under <paramref name="prefix"/> is visible from them:
+    /// the simulated items added afterwards are then the whole subtree, not a key-by-key overlay on the configured
+    /// ones (which would leave a configured <c>Sensors:Items:0:Separator</c> or <c>Items:5</c> in place). Hiding,
+    /// not overriding with null: the binder treats an explicit null as a value and would reset defaults.
+    /// </summary>
+    private static void HideSubtree(IConfigurationBuilder configuration, string prefix)
+    {
+        var sources = configuration.Sources;
+        for (var i = 0; i < sources.Count; i++)
+        {
+            sources[i] = new HidingSource(sources[i], prefix);
+        }
+    }
+
+    private sealed class HidingSource(IConfigurationSource inner, string prefix) : IConfigurationSource
+    {
+        public IConfigurationProvider Build(IConfigurationBuilder builder) => new HidingProvider(inner.Build(builder), prefix);
+    }
+
+    private sealed class HidingProvider(IConfigurationProvider inner, string prefix) : IConfigurationProvider, IDisposable
+    {
+        public bool TryGet(string key, out string? value)
+        {
+            if (Within(key))
+            {
+                value = null;
+                return false;
+            }
+
+            return inner.TryGet(key, out value);
+        }
+
+        public void Set(string key, string? value) => inner.Set(key, value);
+
+        public Microsoft.Extensions.Primitives.IChangeToken GetReloadToken() => inner.GetReloadToken();
+
+        public void Load() => inner.Load();
+
+        public IEnumerable<string> GetChildKeys(IEnumerable<string> earlierKeys, string? parentPath)
+            => parentPath is not null && Within(parentPath) ? earlierKeys : inner.GetChildKeys(earlierKeys, parentPath);
+
+        public void Dispose() => (inner as IDisposable)?.Dispose();
+
+        public override string ToString() => $"{inner} (without {prefix} under --simulate)";
+
+        private bool Within(string key)
+            => key.Equals(prefix, StringComparison.OrdinalIgnoreCase)
+                || (key.Length > prefix.Length && key[prefix.Length] == ':' && key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase));
     }
 
     public async ValueTask DisposeAsync()
