@@ -20,7 +20,8 @@ missing=()
 for entry in "${peers[@]}"; do
   cmd="${entry%%:*}"; pkg="${entry##*:}"
   if [[ "$cmd" == py.* ]]; then
-    if ! python3 -c "import ${cmd#py.}" >/dev/null 2>&1; then
+    # The tests try python3 on PATH, then Debian's /usr/bin/python3 (a pyenv python3 does not see apt's modules).
+    if ! python3 -c "import ${cmd#py.}" >/dev/null 2>&1 && ! /usr/bin/python3 -c "import ${cmd#py.}" >/dev/null 2>&1; then
       missing+=("$pkg")
     fi
   elif ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then

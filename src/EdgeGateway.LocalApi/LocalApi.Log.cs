@@ -20,8 +20,8 @@ internal static partial class LocalApiLog
     [LoggerMessage(4004, LogLevel.Warning, "WebSocket from {Remote} refused: {MaxConnections} connections already open")]
     public static partial void TooManyConnections(this ILogger logger, string? remote, int maxConnections);
 
-    [LoggerMessage(4005, LogLevel.Warning, "WebSocket {ConnectionId} ({Identity}) closed for flooding ({Refused} messages over the rate limit)")]
-    public static partial void ClientFlooded(this ILogger logger, long connectionId, string identity, int refused);
+    [LoggerMessage(4005, LogLevel.Warning, "WebSocket {ConnectionId} ({Identity}) closed for flooding ({Refused} messages refused over the rate limit within {WindowSeconds} s)")]
+    public static partial void ClientFlooded(this ILogger logger, long connectionId, string identity, int refused, double windowSeconds);
 
     [LoggerMessage(4006, LogLevel.Warning, "Authentication failed from {Remote} on {Path}: {Outcome}")]
     public static partial void AuthFailed(this ILogger logger, string? remote, string path, string outcome);
@@ -58,6 +58,9 @@ internal static partial class LocalApiLog
 
     [LoggerMessage(4031, LogLevel.Error, "Unexpected error in WebSocket {ConnectionId} receive loop")]
     public static partial void ReceiveLoopFailed(this ILogger logger, long connectionId, Exception error);
+
+    [LoggerMessage(4036, LogLevel.Information, "WebSocket {ConnectionId} closed by the WebSocket layer ({Reason}): a text frame with invalid UTF-8 (1007) or a framing error (1002)")]
+    public static partial void ClosedByProtocol(this ILogger logger, long connectionId, string reason);
 
     [LoggerMessage(4032, LogLevel.Debug, "WebSocket {ConnectionId} send failed: {Reason}")]
     public static partial void SendFailed(this ILogger logger, long connectionId, string reason);

@@ -17,7 +17,7 @@ internal sealed class LocalApiMetrics : IDisposable
         MessagesIn = _meter.CreateCounter<long>("edge_localapi_ws_messages_received", "{message}", "Client messages received");
         MessagesOut = _meter.CreateCounter<long>("edge_localapi_ws_messages_sent", "{message}", "Messages sent to clients");
         Superseded = _meter.CreateCounter<long>("edge_localapi_ws_updates_superseded", "{message}", "Latest-wins updates replaced by a newer one before a slow client took them");
-        Dropped = _meter.CreateCounter<long>("edge_localapi_ws_messages_dropped", "{message}", "Messages not delivered (queue overflow, closed client)");
+        Dropped = _meter.CreateCounter<long>("edge_localapi_ws_messages_dropped", "{message}", "Messages refused by a client's full send queue (the client is then closed with 1013; nothing is counted for a client already closing)");
         Disconnects = _meter.CreateCounter<long>("edge_localapi_ws_disconnects", "{connection}", "Closed connections by reason");
         HttpRequests = _meter.CreateCounter<long>("edge_localapi_http_requests", "{request}", "HTTP API requests by route and status");
         CommandLatency = _meter.CreateHistogram<double>("edge_localapi_command_duration_seconds", "s", "From command accepted to drone reply");

@@ -140,8 +140,14 @@ public sealed class LocalApiLimitOptions
     /// <summary>Short bursts allowed above the sustained rate.</summary>
     public int MessageBurst { get; set; } = 40;
 
-    /// <summary>Refused messages in a row after which the connection is closed with 1008.</summary>
+    /// <summary>Refused messages within <see cref="FloodWindowSeconds"/> after which the connection is closed with 1008.</summary>
     public int FloodCloseAfter { get; set; } = 40;
+
+    /// <summary>
+    /// The sliding window in which refused messages are counted for <see cref="FloodCloseAfter"/>; also the shortest
+    /// interval between two <c>rate_limited</c> error frames to one client.
+    /// </summary>
+    public double FloodWindowSeconds { get; set; } = 10;
 
     /// <summary>No client message for this long closes the connection (1001). 0 = off (protocol pings keep dead peers out).</summary>
     public double IdleTimeoutSeconds { get; set; }
@@ -172,7 +178,9 @@ public sealed class LocalApiLimitOptions
         LocalApiOptions.Positive(errors, section + ":MaxFrameBytes", MaxFrameBytes, 16 * 1024 * 1024);
         LocalApiOptions.Positive(errors, section + ":MessagesPerSecond", MessagesPerSecond, 100_000);
         LocalApiOptions.Positive(errors, section + ":MessageBurst", MessageBurst, 100_000);
-        LocalApiOptions.Positive(errors, section + ":FloodCloseAfter", FloodCloseAfter, 1_000_000);
+        // Bounded: each connection keeps the times of its last FloodCloseAfter refusals.
+        LocalApiOptions.Positive(errors, section + ":FloodCloseAfter", FloodCloseAfter, 10_000);
+        LocalApiOptions.Positive(errors, section + ":FloodWindowSeconds", FloodWindowSeconds, 3600);
         LocalApiOptions.NonNegative(errors, section + ":IdleTimeoutSeconds", IdleTimeoutSeconds, 86_400);
         LocalApiOptions.NonNegative(errors, section + ":KeepAliveIntervalSeconds", KeepAliveIntervalSeconds, 3600);
         LocalApiOptions.NonNegative(errors, section + ":KeepAliveTimeoutSeconds", KeepAliveTimeoutSeconds, 3600);

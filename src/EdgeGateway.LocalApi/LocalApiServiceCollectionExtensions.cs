@@ -8,12 +8,16 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace EdgeGateway.LocalApi;
 
 public static class LocalApiServiceCollectionExtensions
 {
+    /// <summary>The ASP.NET Core category whose request-start/finish lines contain the full URL, query string included.</summary>
+    internal const string RequestLogCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
     /// <summary>
     /// Binds <see cref="LocalApiOptions"/> from <paramref name="section"/> (normally <c>LocalApi</c>), validates them at
     /// start, and registers the hub, authentication, pilot control with its failsafe, and the drone-state bridge.
@@ -40,6 +44,9 @@ public static class LocalApiServiceCollectionExtensions
         services.TryAddSingleton<CommandService>();
         services.TryAddSingleton<LocalApiEndpoints>();
         services.AddHostedService<DroneStatePublisher>();
+        // Browsers put the WebSocket token in the URL (?token=), and ASP.NET Core's request log ("Request starting ...
+        // /ws?token=...") writes the query string at Information. Capped here in code, whatever the configured levels.
+        services.Configure<LoggerFilterOptions>(o => o.AddFilter(RequestLogCategory, LogLevel.Warning));
         return services;
     }
 

@@ -59,6 +59,24 @@ internal static class StatusJson
     }
 
     /// <summary>A whole <c>status_update</c> frame, UTF-8.</summary>
+    /// <summary>The status object when no drone is configured: same keys, <c>connected: false</c>, everything else null.</summary>
+    public static void WriteNoDroneObject(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteBoolean("connected", false);
+        w.WriteNull("battery");
+        w.WriteNull("drone_id");
+        w.WriteNull("link");
+        w.WriteBoolean("is_flying", false);
+        foreach (var key in (ReadOnlySpan<string>)["height_cm", "temperature_c", "attitude_deg", "speed_dm_s", "acceleration_mg", "barometer",
+                     "tof_cm", "flight_time_s", "last_update", "last_update_unix_ms"])
+        {
+            w.WriteNull(key);
+        }
+
+        w.WriteEndObject();
+    }
+
     public static byte[] StatusUpdateFrame(DroneStatus status, TelloState? state, DateTimeOffset? receivedAt)
     {
         var buffer = new ArrayBufferWriter<byte>(768);

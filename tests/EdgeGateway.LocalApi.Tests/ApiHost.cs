@@ -25,6 +25,7 @@ internal sealed class ApiHost : IAsyncDisposable
     public const string AdminToken = "admin-token-1";
 
     private readonly WebApplication _app;
+    private int _disposed;
 
     private ApiHost(WebApplication app, IDroneFleet fleet, TestLoggerProvider logs)
     {
@@ -68,14 +69,14 @@ internal sealed class ApiHost : IAsyncDisposable
     };
 
     public static async Task<ApiHost> StartAsync(IDroneFleet fleet, ITestOutputHelper? output = null,
-        IDictionary<string, string?>? settings = null, TimeProvider? time = null)
+        IDictionary<string, string?>? settings = null, TimeProvider? time = null, LogLevel frameworkLogLevel = LogLevel.Warning)
     {
         var logs = new TestLoggerProvider(output);
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(LogLevel.Debug);
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.SetMinimumLevel(frameworkLogLevel < LogLevel.Debug ? frameworkLogLevel : LogLevel.Debug);
+        builder.Logging.AddFilter("Microsoft", frameworkLogLevel);
         builder.Logging.AddProvider(logs);
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
         builder.Services.AddSingleton(fleet);
@@ -140,6 +141,11 @@ internal sealed class ApiHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         Http.Dispose();
         await _app.StopAsync().WithTimeout();
         await _app.DisposeAsync();

@@ -53,9 +53,16 @@ internal sealed class LocalApiEndpoints
         _control.Touch(who.Identity);
         var droneId = context.Request.Query["drone_id"].ToString();
         var link = _commands.Resolve(droneId.Length == 0 ? null : droneId);
+        if (link is null && droneId.Length == 0)
+        {
+            // No drone configured: the gateway itself is healthy, and the agent backend's health check is "any 200".
+            await WriteJsonAsync(context, 200, StatusJson.WriteNoDroneObject);
+            return;
+        }
+
         if (link is null)
         {
-            await ErrorAsync(context, ApiErrors.UnknownDrone, droneId.Length == 0 ? "no drone is configured" : $"unknown drone_id \"{droneId}\"");
+            await ErrorAsync(context, ApiErrors.UnknownDrone, $"unknown drone_id \"{droneId}\"");
             return;
         }
 
@@ -282,7 +289,11 @@ internal sealed class LocalApiEndpoints
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
         {
-            client.SetReasonIfUnset(e is OperationCanceledException ? "aborted" : "connection_lost");
+            client.SetReasonIfUnset(ReceiveFailureReason(e));
+            if (client.DisconnectReason == "protocol_error")
+            {
+                logger.ClosedByProtocol(id, "protocol_error");
+            }
         }
         catch (Exception e)
         {
@@ -303,6 +314,18 @@ internal sealed class LocalApiEndpoints
             logger.ClientDisconnected(id, client.DisconnectReason);
         }
     }
+
+    /// <summary>
+    /// Why a receive failed. The WebSocket layer itself closes (1007 for a text frame that is not valid UTF-8, 1002
+    /// for a framing error) and faults the receive without an inner exception, before the gateway sees the frame;
+    /// a lost connection faults with the transport's exception inside.
+    /// </summary>
+    private static string ReceiveFailureReason(Exception e) => e switch
+    {
+        OperationCanceledException => "aborted",
+        WebSocketException { WebSocketErrorCode: WebSocketError.Faulted, InnerException: null } => "protocol_error",
+        _ => "connection_lost",
+    };
 
     private static async Task RefuseAsync(WebSocket socket, byte[] error, int code, string description)
     {

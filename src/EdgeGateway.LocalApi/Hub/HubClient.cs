@@ -187,7 +187,8 @@ internal sealed class HubClient
 
             _closeCode = code;
             _closeDescription = description;
-            _disconnectReason = reason;
+            // A reason recorded before (SetReasonIfUnset after a receive error) is the truer one.
+            Interlocked.CompareExchange(ref _disconnectReason, reason, null);
             _closeRequested = true;
         }
 

@@ -20,7 +20,10 @@ internal sealed class WebSocketSession
     private readonly ILogger _logger;
     private double _tokens;
     private long _lastRefill;
-    private int _refusedInRow;
+    private long[]? _refusedAt; // ring of the last FloodCloseAfter refusal times (allocated on the first refusal)
+    private int _refusedNext;
+    private int _refusedCount;
+    private long _lastRateError;
     private int _commandsInFlight;
 
     public WebSocketSession(HubClient client, LocalHub hub, CommandService commands, PilotControl control, IDroneFleet fleet,
@@ -90,30 +93,50 @@ internal sealed class WebSocketSession
                 continue;
             }
 
+            var frame = buffer.AsSpan(0, messageLength);
+            var text = result.MessageType == WebSocketMessageType.Text;
             if (_client.CloseRequested)
             {
-                continue; // closing: read until the peer's close, ignore the rest
+                // Closing: read until the peer's close and ignore the rest, except an emergency from a pilot, which is
+                // honoured while the socket is still readable (its result cannot be sent any more; the audit event is).
+                if (text && IsPilotEmergency(frame))
+                {
+                    _hub.Metrics.MessagesIn.Add(1);
+                    Handle(frame);
+                }
+
+                continue;
             }
 
             _hub.Metrics.MessagesIn.Add(1);
             _control.Touch(_client.Principal.Identity);
-            if (!Admit())
+            if (!TryTakeToken())
             {
+                // Over the rate: an emergency from a pilot still goes through (it bypasses every queue and limit).
+                if (text && IsPilotEmergency(frame))
+                {
+                    Handle(frame);
+                }
+                else
+                {
+                    Refuse();
+                }
+
                 continue;
             }
 
-            if (result.MessageType == WebSocketMessageType.Binary)
+            if (!text)
             {
                 _client.Send(JsonOut.Error(ApiErrors.BinaryNotSupported, "binary frames are not supported; send JSON text frames"));
                 continue;
             }
 
-            Handle(buffer.AsSpan(0, messageLength));
+            Handle(frame);
         }
     }
 
-    /// <summary>Token bucket per connection: the excess gets one error frame, a sustained flood a 1008 close.</summary>
-    private bool Admit()
+    /// <summary>Token bucket per connection: true when the message is within the rate.</summary>
+    private bool TryTakeToken()
     {
         var now = _time.GetTimestamp();
         _tokens = Math.Min(_limits.MessageBurst, _tokens + _time.GetElapsedTime(_lastRefill, now).TotalSeconds * _limits.MessagesPerSecond);
@@ -121,23 +144,67 @@ internal sealed class WebSocketSession
         if (_tokens >= 1)
         {
             _tokens -= 1;
-            _refusedInRow = 0;
             return true;
         }
 
-        _refusedInRow++;
-        if (_refusedInRow >= _limits.FloodCloseAfter)
+        return false;
+    }
+
+    /// <summary>
+    /// A refused message. Refusals are counted in a sliding window of <c>FloodWindowSeconds</c> (admitted messages in
+    /// between do not reset the count, so a steady flood that the bucket partly admits is still caught): the first
+    /// refusal in a window gets one <c>rate_limited</c> error frame, <c>FloodCloseAfter</c> refusals within the window
+    /// close the connection with 1008.
+    /// </summary>
+    private void Refuse()
+    {
+        var now = _time.GetTimestamp();
+        var window = TimeSpan.FromSeconds(_limits.FloodWindowSeconds);
+        var ring = _refusedAt ??= new long[_limits.FloodCloseAfter];
+        ring[_refusedNext] = now;
+        _refusedNext = (_refusedNext + 1) % ring.Length;
+        _refusedCount = Math.Min(_refusedCount + 1, ring.Length);
+        // With the ring full, _refusedNext points at the oldest of the last FloodCloseAfter refusals.
+        if (_refusedCount == ring.Length && _time.GetElapsedTime(ring[_refusedNext], now) <= window)
         {
-            _logger.ClientFlooded(_client.Id, _client.Principal.Identity, _refusedInRow);
+            _logger.ClientFlooded(_client.Id, _client.Principal.Identity, ring.Length, _limits.FloodWindowSeconds);
             _client.RequestClose(1008, "message rate limit exceeded", "flood");
+            return;
         }
-        else if (_refusedInRow == 1)
+
+        if (_lastRateError == 0 || _time.GetElapsedTime(_lastRateError, now) >= window)
         {
+            _lastRateError = Math.Max(1, now);
             _client.Send(JsonOut.Error(ApiErrors.RateLimited,
                 $"more than {_limits.MessagesPerSecond:0.#} messages per second; messages are being refused, keep on and the connection is closed"));
         }
+    }
 
-        return false;
+    /// <summary>
+    /// True for a <c>command</c> frame whose action is <c>emergency</c> (or <c>drone_emergency</c>) from a pilot or
+    /// admin. Parsed only when the frame would otherwise be refused, so the hot path parses once.
+    /// </summary>
+    private bool IsPilotEmergency(ReadOnlySpan<byte> utf8)
+    {
+        if (_client.Principal.Role < ClientRole.Pilot)
+        {
+            return false;
+        }
+
+        try
+        {
+            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 16 });
+            using var doc = JsonDocument.ParseValue(ref reader);
+            var root = doc.RootElement;
+            return root.ValueKind == JsonValueKind.Object
+                && root.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && t.ValueEquals("command")
+                && root.TryGetProperty("action", out var a) && a.ValueKind == JsonValueKind.String
+                && DroneActions.Normalize(a.GetString()!) == "emergency";
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     private void Handle(ReadOnlySpan<byte> utf8)
