@@ -38,7 +38,7 @@ internal static partial class UpstreamLog
     [LoggerMessage(6601, LogLevel.Warning, "MQTT sink {Sink} disconnected: {Reason}; unacknowledged records will be resent")]
     public static partial void MqttDisconnected(ILogger logger, string sink, string reason);
 
-    [LoggerMessage(6602, LogLevel.Error, "MQTT sink {Sink}: records {First}..{Last} of stream {Stream} were dead-lettered by the client ({Reason}); skipped so the stream goes on")]
+    [LoggerMessage(6602, LogLevel.Error, "MQTT sink {Sink}: records {First}..{Last} of stream {Stream} were dead-lettered ({Reason}); kept in the dead-letter table and skipped so the stream goes on")]
     public static partial void MqttDeadLettered(ILogger logger, string sink, long first, long last, string stream, string reason);
 
     [LoggerMessage(6603, LogLevel.Warning, "MQTT sink {Sink}: status '{Status}' publish failed: {Reason}")]
@@ -46,4 +46,7 @@ internal static partial class UpstreamLog
 
     [LoggerMessage(6604, LogLevel.Error, "MQTT sink {Sink} loop error; continuing")]
     public static partial void MqttLoopError(ILogger logger, string sink, Exception error);
+
+    [LoggerMessage(6605, LogLevel.Error, "MQTT sink {Sink}: could not store records {First}..{Last} in the dead-letter table; not acknowledged, the forwarder resends them after its ack timeout")]
+    public static partial void DeadLetterStoreFailed(ILogger logger, string sink, long first, long last, Exception error);
 }

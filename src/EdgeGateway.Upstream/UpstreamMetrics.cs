@@ -24,6 +24,12 @@ public interface IUpstreamLinkState
 
     /// <summary>Why the link is down (redacted), when it is.</summary>
     string? LastError { get; }
+
+    /// <summary>Records dead-lettered since start (the relay never dead-letters: its receiver acks cumulatively).</summary>
+    long DeadLettered => 0;
+
+    /// <summary>Rows of this sink in the dead-letter table.</summary>
+    long DeadLetterRows => 0;
 }
 
 /// <summary>The "EdgeGateway.Upstream" meter. Every measurement carries a <c>sink</c> tag.</summary>
@@ -46,6 +52,7 @@ public sealed class UpstreamMetrics : IDisposable
         _meter.CreateObservableGauge("edge_upstream_connected", () => Observe(l => l.IsConnected ? 1 : 0), "{connection}", "1 while the link is up");
         _meter.CreateObservableGauge("edge_upstream_inflight_records", () => Observe(l => l.Inflight), "{record}", "Records sent and not yet acknowledged");
         _meter.CreateObservableGauge("edge_upstream_lag_seconds", () => ObserveLag(), "s", "Age of the oldest unacknowledged record");
+        _meter.CreateObservableGauge("edge_upstream_dead_letter_records", () => ObserveLong(l => l.DeadLetterRows), "{record}", "Rows of the sink in the dead-letter table");
     }
 
     internal Meter Meter => _meter;
@@ -79,6 +86,14 @@ public sealed class UpstreamMetrics : IDisposable
         lock (_gate)
         {
             return [.. _links.Select(l => new Measurement<int>(value(l), new KeyValuePair<string, object?>("sink", l.Name)))];
+        }
+    }
+
+    private List<Measurement<long>> ObserveLong(Func<IUpstreamLinkState, long> value)
+    {
+        lock (_gate)
+        {
+            return [.. _links.Select(l => new Measurement<long>(value(l), new KeyValuePair<string, object?>("sink", l.Name)))];
         }
     }
 

@@ -21,6 +21,9 @@ public sealed partial class UpstreamOptions : IValidatedOptions
 
     public RelaySinkOptions Relay { get; set; } = new();
 
+    /// <summary>The dead-letter table for records an upstream refused for good (<c>Upstream:DeadLetters</c>).</summary>
+    public DeadLetterOptions DeadLetters { get; set; } = new();
+
     /// <summary><see cref="GatewayId"/>, or the host name reduced to the allowed characters.</summary>
     public string EffectiveGatewayId
     {
@@ -57,6 +60,11 @@ public sealed partial class UpstreamOptions : IValidatedOptions
             {
                 yield return p;
             }
+        }
+
+        if (DeadLetters.MaxRows is < 1 or > 10_000_000)
+        {
+            yield return $"{section}:DeadLetters:MaxRows: must be 1..10000000 (got {DeadLetters.MaxRows})";
         }
 
         if (Mqtt.Enabled && Relay.Enabled && string.Equals(Mqtt.Name, Relay.Name, StringComparison.OrdinalIgnoreCase))
@@ -96,6 +104,16 @@ public sealed partial class UpstreamOptions : IValidatedOptions
 
     [GeneratedRegex("[^a-z0-9._-]")]
     private static partial Regex InvalidIdChars();
+}
+
+/// <summary>The dead-letter table (<c>Upstream:DeadLetters</c>); see <see cref="DeadLetterStore"/>.</summary>
+public sealed class DeadLetterOptions
+{
+    /// <summary>Directory of <c>dead-letters.db</c>; empty: the buffer's <c>Buffer:DataDirectory</c> (next to the buffer).</summary>
+    public string Directory { get; set; } = "";
+
+    /// <summary>Most rows kept; above it the oldest are deleted (and counted).</summary>
+    public int MaxRows { get; set; } = 10_000;
 }
 
 /// <summary>The MQTT sink (<c>Upstream:Mqtt</c>).</summary>

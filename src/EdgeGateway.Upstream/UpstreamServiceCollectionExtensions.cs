@@ -36,8 +36,13 @@ public static class UpstreamServiceCollectionExtensions
         var gatewayId = options.EffectiveGatewayId;
         if (options.Mqtt.Enabled)
         {
+            // Next to the buffer unless configured: Buffer:DataDirectory when the buffer is registered, else "data".
+            services.TryAddSingleton(sp => new DeadLetterStore(
+                Path.Combine(options.DeadLetters.Directory is { Length: > 0 } d ? d : sp.GetService<BufferOptions>()?.DataDirectory ?? "data",
+                    DeadLetterStore.FileName),
+                options.DeadLetters.MaxRows, sp.GetRequiredService<TimeProvider>()));
             services.AddSingleton(sp => new MqttSink(options.Mqtt, gatewayId, sp.GetRequiredService<TimeProvider>(),
-                sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<UpstreamMetrics>()));
+                sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<UpstreamMetrics>(), deadLetters: sp.GetRequiredService<DeadLetterStore>()));
             services.AddSingleton<IUpstreamSink>(sp => sp.GetRequiredService<MqttSink>());
             services.AddSingleton<IUpstreamLinkState>(sp => sp.GetRequiredService<MqttSink>());
         }
@@ -58,7 +63,7 @@ public static class UpstreamServiceCollectionExtensions
 }
 
 /// <summary>One health entry per enabled sink: Healthy while connected, Degraded while reconnecting (records wait in the buffer).</summary>
-public sealed class UpstreamHealth(IEnumerable<IUpstreamLinkState> links, TimeProvider time) : IHealthReporter
+public sealed class UpstreamHealth(IEnumerable<IUpstreamLinkState> links, TimeProvider time, DeadLetterStore? deadLetters = null) : IHealthReporter
 {
     public IEnumerable<ComponentHealth> Report()
     {
@@ -74,7 +79,14 @@ public sealed class UpstreamHealth(IEnumerable<IUpstreamLinkState> links, TimePr
                 ["acknowledged"] = l.Acknowledged,
                 ["reconnects"] = l.Reconnects,
                 ["lag_seconds"] = Math.Round(lag, 1),
+                ["dead_lettered"] = l.DeadLettered,
+                ["dead_letter_rows"] = l.DeadLetterRows,
             };
+            if (deadLetters is not null)
+            {
+                details["dead_letters_evicted"] = deadLetters.Evicted;
+            }
+
             if (l.IsConnected)
             {
                 yield return new ComponentHealth($"upstream/{l.Name}", HealthState.Healthy, "connected", details);

@@ -12,7 +12,7 @@ public sealed class MqttSinkTests(ITestOutputHelper output) : IDisposable
     private readonly TestLoggerProvider _logs = new(output);
     private readonly UpstreamMetrics _metrics = new();
 
-    internal MqttSink Sink(int port, Action<MqttSinkOptions>? configure = null)
+    internal MqttSink Sink(int port, Action<MqttSinkOptions>? configure = null, DeadLetterStore? deadLetters = null)
     {
         var o = new MqttSinkOptions
         {
@@ -26,7 +26,7 @@ public sealed class MqttSinkTests(ITestOutputHelper output) : IDisposable
         };
         configure?.Invoke(o);
         Assert.Empty(o.Validate("Upstream:Mqtt"));
-        var sink = new MqttSink(o, "gw1", TimeProvider.System, _logs.CreateFactory(), _metrics);
+        var sink = new MqttSink(o, "gw1", TimeProvider.System, _logs.CreateFactory(), _metrics, deadLetters: deadLetters);
         sink.Start();
         return sink;
     }
@@ -191,7 +191,9 @@ public sealed class MqttSinkTests(ITestOutputHelper output) : IDisposable
         await using var broker = await Mosquitto.StartAsync("max_packet_size 2048");
         var (subscriber, got) = await SubscribeAsync(broker.Port, "edge/gw1/drone/#");
         await using var _ = subscriber;
-        await using var sink = Sink(broker.Port);
+        using var dir = new TempDir();
+        using var deadLetters = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 100);
+        await using var sink = Sink(broker.Port, deadLetters: deadLetters);
         await TaskTimeouts.Eventually(() => sink.IsConnected, "connected");
         await using var rig = new BufferRig(sink, _logs);
         await rig.WriteAsync("drone/tello-1/state", 1);
@@ -206,6 +208,15 @@ public sealed class MqttSinkTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(rig.Written[2], seqs);
         Assert.Contains(_logs.Entries, e => e.Id.Id == 6602 && e.Message.Contains(big.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
         Assert.Equal(0, sink.Reconnects); // no reconnect loop: the broker never saw the oversize packet
+        // The payload outlives the buffer's eviction: it is in the dead-letter table with the reason.
+        var row = Assert.Single(deadLetters.Read("mqtt", 0, 10));
+        Assert.Equal(big, row.Sequence);
+        Assert.Equal("drone/tello-1/state", row.Stream);
+        Assert.Equal("PacketTooLarge", row.Reason);
+        Assert.Contains("Maximum Packet Size", row.Detail, StringComparison.Ordinal);
+        Assert.Equal(8 * 1024, JsonDocument.Parse(row.Payload).RootElement.GetProperty("pad").GetString()!.Length);
+        Assert.Equal(1, sink.DeadLettered);
+        Assert.Equal(1, sink.DeadLetterRows);
         _logs.AssertNoUnexpectedErrors(m => m.Contains("dead-lettered", StringComparison.OrdinalIgnoreCase) || m.Contains("DeadLettered", StringComparison.Ordinal)
             || m.Contains("PacketTooLarge", StringComparison.Ordinal));
     }

@@ -5,6 +5,7 @@ using System.Text;
 using EdgeGateway.Buffer;
 using EdgeGateway.Buffer.Upstream;
 using EdgeGateway.Mqtt;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeGateway.Upstream.Mqtt;
@@ -31,16 +32,19 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
     private readonly ConcurrentDictionary<long, DateTimeOffset> _held = new();
     private readonly string? _statusTopic;
     private readonly string _topicPrefix;
+    private readonly DeadLetterStore? _deadLetters;
     private ISinkAcknowledger? _acks;
     private long _connects;
     private long _acked;
+    private long _deadLettered;
     private string? _lastError = "not connected yet";
     private int _stopped;
     private int _disposed;
 
     public MqttSink(MqttSinkOptions options, string gatewayId, TimeProvider time, ILoggerFactory loggers, UpstreamMetrics metrics,
-        Random? random = null)
+        Random? random = null, DeadLetterStore? deadLetters = null)
     {
+        _deadLetters = deadLetters;
         _options = options;
         _gatewayId = gatewayId;
         _logger = loggers.CreateLogger<MqttSink>();
@@ -94,6 +98,15 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
     public long Connects => Interlocked.Read(ref _connects);
 
     public long Acknowledged => Interlocked.Read(ref _acked);
+
+    /// <summary>Records dead-lettered since start (refused for good by the broker or too large for it).</summary>
+    public long DeadLettered => Interlocked.Read(ref _deadLettered);
+
+    /// <summary>Rows of this sink in the dead-letter table (0 without a table).</summary>
+    public long DeadLetterRows => _deadLetters?.CountFor(Name) ?? 0;
+
+    /// <summary>The dead-letter table, when one was given.</summary>
+    public DeadLetterStore? DeadLetters => _deadLetters;
 
     public string? LastError => Volatile.Read(ref _lastError);
 
@@ -199,10 +212,10 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
             return;
         }
 
-        _ = TrackAsync(publish, group);
+        _ = TrackAsync(publish, group, topic);
     }
 
-    private async Task TrackAsync(ValueTask<PublishResult> publish, BufferedRecord[] group)
+    private async Task TrackAsync(ValueTask<PublishResult> publish, BufferedRecord[] group, string topic)
     {
         PublishResult result;
         try
@@ -224,7 +237,25 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
                 _metrics.Acked.Add(group.Length, _tag);
                 break;
             case PublishStatus.DeadLettered:
-                // Poison (too large for the broker, refused by it): never retried, so it must not hold the cursor.
+                // Poison (too large for the broker, refused by it): never retried, so it must not hold the cursor; the
+                // buffer will evict it, so the payload is kept in the dead-letter table first. If that write fails the
+                // records stay unacknowledged (the forwarder resends them later) rather than being lost.
+                if (_deadLetters is not null)
+                {
+                    try
+                    {
+                        // Off the client's completion path: a SQLite write must not stall the MQTT read loop.
+                        await Task.Run(() => _deadLetters.Add(Name, group, topic, result.DeadLetterReason?.ToString() ?? "Unknown",
+                            result.ReasonCode, result.Detail ?? "")).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is SqliteException or IOException or ObjectDisposedException or InvalidOperationException)
+                    {
+                        UpstreamLog.DeadLetterStoreFailed(_logger, Name, group[0].Sequence, group[^1].Sequence, e);
+                        return;
+                    }
+                }
+
+                Interlocked.Add(ref _deadLettered, group.Length);
                 _metrics.DeadLettered.Add(group.Length, _tag);
                 UpstreamLog.MqttDeadLettered(_logger, Name, group[0].Sequence, group[^1].Sequence, group[0].Stream,
                     $"{result.DeadLetterReason} 0x{result.ReasonCode:X2} {result.Detail}");
