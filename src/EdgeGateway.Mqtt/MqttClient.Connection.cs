@@ -134,7 +134,12 @@ public sealed partial class MqttClient
                         continue;
                     }
 
-                    await _wake.Reader.WaitToReadAsync(ct).ConfigureAwait(false);
+                    // No token here: a cancellable wait allocates a waiter per call; Fail completes the channel instead.
+                    if (!await _wake.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
                     _wake.Reader.TryRead(out _);
                 }
             }
@@ -173,9 +178,16 @@ public sealed partial class MqttClient
                     }
 
                     var size = MqttEncoder.PublishSize(version, m.TopicBytes, m.Payload.Length, m.Qos, m.UserPropertiesSize);
-                    if ((client._serverMaxPacket > 0 && size > client._serverMaxPacket) || (m.Retain && !client._retainAvailable))
+                    var refusal = size > client._options.MaximumOutgoingPacketSize
+                        ? $"{size} bytes exceed MaximumOutgoingPacketSize {client._options.MaximumOutgoingPacketSize}"
+                        : client._serverMaxPacket > 0 && size > client._serverMaxPacket
+                            ? $"{size} bytes exceed the server's Maximum Packet Size {client._serverMaxPacket}"
+                            : null;
+                    if (refusal is not null || (m.Retain && !client._retainAvailable) || (byte)m.Qos > client._serverMaxQos)
                     {
-                        // Poison (rule 7): sending it would only earn DISCONNECT 0x95 and a resend loop.
+                        // Poison (rule 7): sending it would only earn DISCONNECT 0x95 and a resend loop. Above the
+                        // server's Maximum QoS or with RETAIN it does not support, the client must not send it at all
+                        // ([MQTT-3.2.2-11], [MQTT-3.2.2-14]); silently downgrading would break at-least-once.
                         client._queue.Remove(m);
                         if (m.PacketId != 0)
                         {
@@ -183,9 +195,9 @@ public sealed partial class MqttClient
                             m.PacketId = 0;
                         }
 
-                        dead.Add(m.Retain && !client._retainAvailable
-                            ? (m, DeadLetterReason.NotSupportedByServer, "the server does not support RETAIN")
-                            : (m, DeadLetterReason.PacketTooLarge, $"{size} bytes exceed the server's Maximum Packet Size {client._serverMaxPacket}"));
+                        dead.Add(refusal is not null ? (m, DeadLetterReason.PacketTooLarge, refusal)
+                            : m.Retain && !client._retainAvailable ? (m, DeadLetterReason.NotSupportedByServer, "the server does not support RETAIN")
+                            : (m, DeadLetterReason.NotSupportedByServer, $"QoS {(byte)m.Qos} exceeds the server's Maximum QoS {client._serverMaxQos}"));
                         continue;
                     }
 
@@ -220,6 +232,7 @@ public sealed partial class MqttClient
                         qos0.Add(m);
                     }
 
+                    m.SentAt = client._time.GetTimestamp();
                     MqttEncoder.WritePublish(writer, version, m.Topic, m.TopicBytes, m.Payload.Span, m.Qos, m.Retain, m.Dup,
                         m.PacketId, m.UserProperties, m.UserPropertiesSize);
                     budget -= (int)Math.Min(size, int.MaxValue);
@@ -312,7 +325,15 @@ public sealed partial class MqttClient
                 case MqttPacketType.PingResp:
                     return true;
                 case MqttPacketType.Disconnect:
+                    var culprit = packet.ReasonCode == MqttReasonCodes.PacketTooLarge ? TakeLargestInflight() : null;
                     Fail(DisconnectKind.ServerDisconnect, packet.ReasonCode, packet.Properties?.ReasonString ?? "");
+                    if (culprit is not null)
+                    {
+                        // 0x95: the server will never take it; resending it would loop forever (rule 7, A6).
+                        culprit.Complete(client.DeadLetter(culprit.Topic, culprit.Payload, DeadLetterReason.PacketTooLarge,
+                            MqttReasonCodes.PacketTooLarge, "the server answered DISCONNECT 0x95 (packet too large)"));
+                    }
+
                     return false;
                 case MqttPacketType.ConnAck:
                     Fail(DisconnectKind.ProtocolViolation, 0, "a second CONNACK");
@@ -322,6 +343,44 @@ public sealed partial class MqttClient
                     Log.UnexpectedPacket(client._logger, packet.Type, packet.PacketId);
                     return true;
             }
+        }
+
+        /// <summary>
+        /// After DISCONNECT 0x95 the culprit is not named; the largest message in flight (the oldest of equals: the
+        /// server handles PUBLISHes in order) is the one that can have been too large. Removed from the window.
+        /// </summary>
+        private OutgoingMessage? TakeLargestInflight()
+        {
+            var version = client._options.ProtocolVersion;
+            lock (client._sync)
+            {
+                OutgoingMessage? largest = null;
+                long largestSize = -1;
+                for (var m = client._inflight.First; m is not null; m = m.Next)
+                {
+                    var size = MqttEncoder.PublishSize(version, m.TopicBytes, m.Payload.Length, m.Qos, m.UserPropertiesSize);
+                    if (size > largestSize)
+                    {
+                        largest = m;
+                        largestSize = size;
+                    }
+                }
+
+                if (largest is not null)
+                {
+                    RemoveInflight(largest);
+                }
+
+                return largest;
+            }
+        }
+
+        private void RemoveInflight(OutgoingMessage m)
+        {
+            client._inflight.Remove(m);
+            client._byId[m.PacketId] = null;
+            client._ids.Release(m.PacketId);
+            m.PacketId = 0;
         }
 
         private void OnPubAck(ushort id, byte reasonCode, string? reasonString)
@@ -457,6 +516,44 @@ public sealed partial class MqttClient
             }
         }
 
+        /// <summary>
+        /// Poison guard (rule 7 on 3.1.1, where a broker can only refuse by closing): counts drops by the server that come
+        /// right after the oldest unacked message was sent; the same message N times in a row is taken out. Under the lock.
+        /// </summary>
+        private OutgoingMessage? CheckPoison(DisconnectKind kind, out int drops)
+        {
+            drops = 0;
+            var limit = client._options.PoisonDropLimit;
+            var head = client._inflight.First;
+            if (limit == 0 || kind != DisconnectKind.ConnectionLost || head is null
+                || client._time.GetElapsedTime(head.SentAt) > client._options.PingTimeout)
+            {
+                client._poisonSuspect = null;
+                return null;
+            }
+
+            if (ReferenceEquals(client._poisonSuspect, head) && client._poisonSuspectVersion == head.Version)
+            {
+                head.Drops++;
+            }
+            else
+            {
+                client._poisonSuspect = head;
+                client._poisonSuspectVersion = head.Version;
+                head.Drops = 1;
+            }
+
+            drops = head.Drops;
+            if (drops < limit)
+            {
+                return null;
+            }
+
+            client._poisonSuspect = null;
+            RemoveInflight(head);
+            return head;
+        }
+
         /// <summary>Ends the connection once: closes the stream, returns unacked messages to the queue front.</summary>
         public void Fail(DisconnectKind kind, byte reasonCode, string detail)
         {
@@ -466,6 +563,7 @@ public sealed partial class MqttClient
             }
 
             _cts.Cancel();
+            _wake.Writer.TryComplete();
             try
             {
                 stream.Dispose();
@@ -477,8 +575,11 @@ public sealed partial class MqttClient
 
             List<OutgoingMessage> notSent = [];
             List<TaskCompletionSource<byte[]>> subscribes = [];
+            OutgoingMessage? poison = null;
+            int poisonDrops = 0;
             lock (client._sync)
             {
+                poison = CheckPoison(kind, out poisonDrops);
                 for (var m = client._inflight.First; m is not null; m = m.Next)
                 {
                     client._byId[m.PacketId] = null; // the id stays allocated until the next CONNACK decides
@@ -515,12 +616,18 @@ public sealed partial class MqttClient
                 m.Complete(new PublishResult(PublishStatus.NotConnected));
             }
 
+            if (poison is not null)
+            {
+                poison.Complete(client.DeadLetter(poison.Topic, poison.Payload, DeadLetterReason.ConnectionDropped, 0,
+                    $"rejected by the broker: the connection was dropped right after sending it {poisonDrops} times in a row"));
+            }
+
             foreach (var tcs in subscribes)
             {
                 tcs.TrySetResult([]);
             }
 
-            var info = new MqttDisconnectInfo(kind, reasonCode, detail, client._time.GetElapsedTime(_connectedAt));
+            var info = new MqttDisconnectInfo(kind, reasonCode, detail, client._time.GetElapsedTime(_connectedAt), poisonDrops >= 2);
             MqttMetrics.Connected.Add(-1, client._clientTag);
             MqttMetrics.Disconnects.Add(1, client._clientTag, new KeyValuePair<string, object?>("kind", kind.ToString()));
             if (kind == DisconnectKind.Local)

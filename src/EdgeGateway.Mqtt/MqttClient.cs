@@ -45,6 +45,9 @@ public sealed partial class MqttClient : IAsyncDisposable
     private int _window;
     private long _serverMaxPacket;
     private bool _retainAvailable = true;
+    private byte _serverMaxQos = 2;
+    private OutgoingMessage? _poisonSuspect;
+    private short _poisonSuspectVersion;
     private bool _hasSessionState;
     private bool _forceCleanStart;
     private bool _disposed;
@@ -99,6 +102,12 @@ public sealed partial class MqttClient : IAsyncDisposable
         }
     }
 
+    /// <summary>v5 Maximum QoS from the last CONNACK (2 when absent or on 3.1.1).</summary>
+    public int ServerMaximumQos => Volatile.Read(ref _serverMaxQos);
+
+    /// <summary>v5 Retain Available from the last CONNACK (true when absent or on 3.1.1).</summary>
+    public bool ServerRetainAvailable => Volatile.Read(ref _retainAvailable);
+
     /// <summary>Server limits learned from the last CONNACK (v5), for the sink's diagnostics.</summary>
     public long ServerMaximumPacketSize => Volatile.Read(ref _serverMaxPacket);
 
@@ -123,7 +132,7 @@ public sealed partial class MqttClient : IAsyncDisposable
     /// disconnected it waits in the client's bounded queue. <paramref name="payload"/> must stay unchanged until the
     /// returned task completes (it is resent from there). QoS 0 completes when written, or NotConnected.
     /// </summary>
-    public async ValueTask<PublishResult> PublishAsync(string topic, ReadOnlyMemory<byte> payload,
+    public ValueTask<PublishResult> PublishAsync(string topic, ReadOnlyMemory<byte> payload,
         MqttQualityOfService qos = MqttQualityOfService.AtLeastOnce, bool retain = false,
         IReadOnlyList<MqttUserProperty>? userProperties = null, CancellationToken cancellationToken = default)
     {
@@ -131,15 +140,40 @@ public sealed partial class MqttClient : IAsyncDisposable
         var invalid = Validate(topic, payload, qos, userProperties, out var topicBytes, out var propsSize);
         if (invalid is { } reason)
         {
-            return DeadLetter(topic, payload, DeadLetterReason.InvalidMessage, 0, reason);
+            return new(DeadLetter(topic, payload, DeadLetterReason.InvalidMessage, 0, reason));
+        }
+
+        var size = MqttEncoder.PublishSize(_options.ProtocolVersion, topicBytes, payload.Length, qos, propsSize);
+        if (size > _options.MaximumOutgoingPacketSize)
+        {
+            // Refused locally on both versions: a 3.1.1 broker over its limit just drops the link (rule 7).
+            return new(DeadLetter(topic, payload, DeadLetterReason.PacketTooLarge, 0,
+                $"{size} bytes exceed MaximumOutgoingPacketSize {_options.MaximumOutgoingPacketSize}"));
         }
 
         if (qos == MqttQualityOfService.AtMostOnce && !IsConnected)
         {
-            return new PublishResult(PublishStatus.NotConnected);
+            return new(new PublishResult(PublishStatus.NotConnected));
         }
 
+        // Not an async method: with room in the client the returned ValueTask wraps the pooled message itself, so the
+        // common case allocates nothing (no state-machine box). The slot is given back when the result is read.
+        return _capacity.Wait(0, CancellationToken.None)
+            ? Enqueue(topic, topicBytes, payload, qos, retain, userProperties, propsSize)
+            : PublishWhenRoomAsync(topic, topicBytes, payload, qos, retain, userProperties, propsSize, cancellationToken);
+    }
+
+    private async ValueTask<PublishResult> PublishWhenRoomAsync(string topic, int topicBytes, ReadOnlyMemory<byte> payload,
+        MqttQualityOfService qos, bool retain, IReadOnlyList<MqttUserProperty>? userProperties, int propsSize, CancellationToken cancellationToken)
+    {
         await _capacity.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await Enqueue(topic, topicBytes, payload, qos, retain, userProperties, propsSize).ConfigureAwait(false);
+    }
+
+    /// <summary>Queues a message; the caller holds one <see cref="_capacity"/> slot, released in <see cref="Return"/>.</summary>
+    private ValueTask<PublishResult> Enqueue(string topic, int topicBytes, ReadOnlyMemory<byte> payload, MqttQualityOfService qos,
+        bool retain, IReadOnlyList<MqttUserProperty>? userProperties, int propsSize)
+    {
         var m = Rent();
         m.Topic = topic;
         m.TopicBytes = topicBytes;
@@ -148,6 +182,7 @@ public sealed partial class MqttClient : IAsyncDisposable
         m.Retain = retain;
         m.UserProperties = userProperties;
         m.UserPropertiesSize = propsSize;
+        var result = new ValueTask<PublishResult>(m, m.Version);
         Connection? wake;
         lock (_sync)
         {
@@ -164,14 +199,7 @@ public sealed partial class MqttClient : IAsyncDisposable
         }
 
         wake?.Wake();
-        try
-        {
-            return await new ValueTask<PublishResult>(m, m.Version).ConfigureAwait(false);
-        }
-        finally
-        {
-            _capacity.Release();
-        }
+        return result;
     }
 
     /// <summary>Subscribes and remembers the filters, re-subscribing after a reconnect that got a new session.</summary>
@@ -513,6 +541,7 @@ public sealed partial class MqttClient : IAsyncDisposable
             _window = Math.Min(_options.MaxInflight, serverReceiveMax);
             _serverMaxPacket = props?.MaximumPacketSize ?? 0;
             _retainAvailable = props?.RetainAvailable ?? true;
+            _serverMaxQos = props?.MaximumQoS ?? 2;
             for (var m = _queue.First; m is not null; m = m.Next)
             {
                 if (m.PacketId == 0)
@@ -626,6 +655,7 @@ public sealed partial class MqttClient : IAsyncDisposable
 
     internal void Return(OutgoingMessage m)
     {
+        _capacity.Release();
         if (_pool.Count < _options.MaxPending)
         {
             _pool.Enqueue(m);

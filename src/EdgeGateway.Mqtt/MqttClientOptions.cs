@@ -35,6 +35,14 @@ public sealed class MqttBackoffOptions
     public TimeSpan TakeoverDelay { get; set; } = TimeSpan.FromMinutes(5);
     /// <summary>A connection must last this long before the backoff resets (a kick right after connect keeps growing it).</summary>
     public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// Mosquitto closes a taken-over connection without DISCONNECT 0x8E. After this many connections in a row were closed
+    /// by the server (EOF/reset, no DISCONNECT, no timeout) within <see cref="SuspectTakeoverWindow"/>, the supervisor
+    /// assumes another client uses our client id and waits at least <see cref="TakeoverDelay"/>. 0 disables the guess.
+    /// </summary>
+    public int SuspectTakeoverCloses { get; set; } = 4;
+    /// <summary>Window for <see cref="SuspectTakeoverCloses"/>; a connection that lasts this long clears the suspicion.</summary>
+    public TimeSpan SuspectTakeoverWindow { get; set; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>Options of one MQTT client connection.</summary>
@@ -55,6 +63,18 @@ public sealed class MqttClientOptions
     public int ReceiveMaximum { get; set; } = 100;
     /// <summary>Largest packet we accept (advertised in v5). Larger inbound packets close the connection.</summary>
     public int MaximumPacketSize { get; set; } = 1024 * 1024;
+    /// <summary>
+    /// Largest packet we send (fixed header included), on 3.1.1 and 5.0 alike. A bigger PUBLISH is dead-lettered
+    /// (<see cref="DeadLetterReason.PacketTooLarge"/>) instead of being sent: a broker limit on 3.1.1 (mosquitto
+    /// <c>max_packet_size</c>) just drops the connection. The v5 server Maximum Packet Size lowers it further.
+    /// </summary>
+    public int MaximumOutgoingPacketSize { get; set; } = 1024 * 1024;
+    /// <summary>
+    /// Poison guard: a QoS 1 message that is the oldest unacknowledged one when the server drops the connection right
+    /// after it was sent (within <see cref="PingTimeout"/>), this many times in a row, is dead-lettered
+    /// (<see cref="DeadLetterReason.ConnectionDropped"/>) instead of being resent forever. 0 disables it.
+    /// </summary>
+    public int PoisonDropLimit { get; set; } = 3;
     /// <summary>Our inflight window; the effective window is min(this, server Receive Maximum).</summary>
     public int MaxInflight { get; set; } = 20;
     /// <summary>Bound on messages held by the client (queued + inflight); PublishAsync waits when full.</summary>
@@ -120,6 +140,21 @@ public sealed class MqttClientOptions
             yield return $"{p}MaximumPacketSize: must be at least 128 bytes (got {MaximumPacketSize})";
         }
 
+        if (MaximumOutgoingPacketSize is < 128 or > 268_435_460)
+        {
+            yield return $"{p}MaximumOutgoingPacketSize: must be 128..268435460 bytes (got {MaximumOutgoingPacketSize})";
+        }
+
+        if (PoisonDropLimit is < 0 or > 100)
+        {
+            yield return $"{p}PoisonDropLimit: must be 0 (off) .. 100 (got {PoisonDropLimit})";
+        }
+
+        if (Backoff.SuspectTakeoverCloses is < 0 or > 100)
+        {
+            yield return $"{p}Backoff:SuspectTakeoverCloses: must be 0 (off) .. 100 (got {Backoff.SuspectTakeoverCloses})";
+        }
+
         if (MaxInflight is < 1 or > 65_535)
         {
             yield return $"{p}MaxInflight: must be 1..65535 (got {MaxInflight})";
@@ -146,6 +181,7 @@ public sealed class MqttClientOptions
                      ("ConnAckTimeout", ConnAckTimeout), ("PingTimeout", PingTimeout), ("AckTimeout", AckTimeout),
                      ("DisconnectTimeout", DisconnectTimeout), ("Backoff:InitialDelay", Backoff.InitialDelay),
                      ("Backoff:MaxDelay", Backoff.MaxDelay),
+                     ("Backoff:SuspectTakeoverWindow", Backoff.SuspectTakeoverWindow),
                  })
         {
             if (value <= TimeSpan.Zero)

@@ -17,7 +17,9 @@ public sealed class MqttConnection : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ReconnectBackoff _backoff;
     private readonly CancellationTokenSource _stop = new();
+    private readonly Queue<long> _serverCloses = new();
     private Task? _loop;
+    private volatile bool _suspectedTakeover;
 
     public MqttConnection(MqttClient client, ILogger<MqttConnection>? logger = null, TimeProvider? time = null, Random? random = null)
     {
@@ -33,6 +35,13 @@ public sealed class MqttConnection : IAsyncDisposable
     public event Action<MqttRetry>? RetryScheduled;
 
     public int ConnectAttempts { get; private set; }
+
+    /// <summary>
+    /// True while the server keeps closing our connections without a DISCONNECT (see
+    /// <see cref="MqttBackoffOptions.SuspectTakeoverCloses"/>): another client with the same client id is probably
+    /// connected. For health reporting: "client id in use".
+    /// </summary>
+    public bool SuspectedTakeover => _suspectedTakeover;
 
     /// <summary>Optional hook called on every loop turn (a <c>LoopHeartbeat.Beat</c> in the gateway).</summary>
     public Action? Heartbeat { get; set; }
@@ -61,12 +70,17 @@ public sealed class MqttConnection : IAsyncDisposable
                         }
                     }
 
-                    if (info is not null && info.ConnectedFor >= _client.Options.Backoff.StableAfter)
+                    var suspected = info is not null && TrackServerClose(info);
+                    if (info is not null && info.ConnectedFor >= _client.Options.Backoff.StableAfter && !suspected)
                     {
                         _backoff.Reset();
                     }
 
                     retryClass = info is null ? RetryClass.Normal : ReconnectBackoff.Classify(info);
+                    if (suspected && retryClass == RetryClass.Normal)
+                    {
+                        retryClass = RetryClass.Takeover;
+                    }
                     why = info?.ToString() ?? "connection ended";
                 }
                 else if (result.Outcome == ConnectOutcome.Disposed)
@@ -85,6 +99,10 @@ public sealed class MqttConnection : IAsyncDisposable
                 {
                     case RetryClass.Refused:
                         Log.Refused(_logger, why, ms);
+                        break;
+                    case RetryClass.Takeover when _suspectedTakeover:
+                        // Said once when the suspicion started (event 6104); each attempt is only informational.
+                        Log.RetryScheduled(_logger, ms, _backoff.Attempt, retryClass, why);
                         break;
                     case RetryClass.Takeover:
                         Log.TakenOver(_logger, ms);
@@ -110,6 +128,54 @@ public sealed class MqttConnection : IAsyncDisposable
                 await Task.Delay(_client.Options.Backoff.InitialDelay, _time, ct).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Mosquitto 2.0.11 closes a taken-over v5 connection without DISCONNECT 0x8E (reference B10), so a twin instance
+    /// shows up only as the server closing our connections again and again. Returns true while that is suspected.
+    /// </summary>
+    private bool TrackServerClose(MqttDisconnectInfo info)
+    {
+        var b = _client.Options.Backoff;
+        if (b.SuspectTakeoverCloses == 0)
+        {
+            return false;
+        }
+
+        if (info.ConnectedFor >= b.SuspectTakeoverWindow || info.Kind != DisconnectKind.ConnectionLost)
+        {
+            // A long-lived connection, or one that ended for another reason (timeouts, our own DISCONNECT, a
+            // server DISCONNECT that says why): no evidence of a twin.
+            _serverCloses.Clear();
+            if (_suspectedTakeover && info.ConnectedFor >= b.SuspectTakeoverWindow)
+            {
+                _suspectedTakeover = false;
+                Log.TakeoverSuspicionCleared(_logger, info.ConnectedFor.TotalSeconds);
+            }
+
+            return _suspectedTakeover;
+        }
+
+        if (info.RepeatedDropAfterSend)
+        {
+            return _suspectedTakeover; // the poison guard's business, not a twin's
+        }
+
+        var now = _time.GetTimestamp();
+        _serverCloses.Enqueue(now);
+        while (_serverCloses.Count > 0 && _time.GetElapsedTime(_serverCloses.Peek(), now) > b.SuspectTakeoverWindow)
+        {
+            _serverCloses.Dequeue();
+        }
+
+        if (!_suspectedTakeover && _serverCloses.Count >= b.SuspectTakeoverCloses)
+        {
+            _suspectedTakeover = true;
+            Log.SuspectedTakeover(_logger, _client.Options.ClientId, _serverCloses.Count, b.SuspectTakeoverWindow.TotalSeconds,
+                (long)b.TakeoverDelay.TotalMilliseconds);
+        }
+
+        return _suspectedTakeover;
     }
 
     private async Task<MqttDisconnectInfo?> WaitWhileConnectedAsync(CancellationToken ct)

@@ -17,14 +17,18 @@ public enum PublishStatus
 
 public enum DeadLetterReason
 {
-    /// <summary>Larger than the server's Maximum Packet Size (or the protocol limit).</summary>
+    /// <summary>Larger than <see cref="MqttClientOptions.MaximumOutgoingPacketSize"/>, the server's Maximum Packet Size
+    /// or the protocol limit, or the server answered it with DISCONNECT 0x95.</summary>
     PacketTooLarge,
     /// <summary>v5 PUBACK with a reason code ≥ 0x80 (see <see cref="PublishResult.ReasonCode"/>).</summary>
     RejectedByServer,
     /// <summary>Empty topic, wildcard in the topic, invalid UTF-8 or a string over 65,535 bytes.</summary>
     InvalidMessage,
-    /// <summary>The server does not allow RETAIN (v5 Retain Available = 0) or the requested QoS.</summary>
+    /// <summary>The server does not allow RETAIN (v5 Retain Available = 0) or the requested QoS (v5 Maximum QoS).</summary>
     NotSupportedByServer,
+    /// <summary>The server closed the connection right after receiving it, <see cref="MqttClientOptions.PoisonDropLimit"/>
+    /// times in a row (3.1.1 has no way to say "too large" or "refused"): rejected by the broker.</summary>
+    ConnectionDropped,
 }
 
 /// <summary>How one publish ended. <see cref="ReasonCode"/> is the v5 PUBACK reason code (0 for 3.1.1).</summary>
@@ -84,7 +88,10 @@ public enum DisconnectKind
 }
 
 /// <summary>Why a connection ended.</summary>
-public sealed record MqttDisconnectInfo(DisconnectKind Kind, byte ReasonCode, string Detail, TimeSpan ConnectedFor)
+/// <remarks><see cref="RepeatedDropAfterSend"/>: the server dropped the link right after the same message was sent again
+/// (poison guard); such drops are explained by the message, not by another client with our id.</remarks>
+public sealed record MqttDisconnectInfo(DisconnectKind Kind, byte ReasonCode, string Detail, TimeSpan ConnectedFor,
+    bool RepeatedDropAfterSend = false)
 {
     public override string ToString() => Kind == DisconnectKind.ServerDisconnect
         ? $"server DISCONNECT {MqttReasonCodes.Describe(ReasonCode)} (0x{ReasonCode:X2}) {Detail}".TrimEnd()

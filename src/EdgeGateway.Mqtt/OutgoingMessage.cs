@@ -4,7 +4,8 @@ namespace EdgeGateway.Mqtt;
 
 /// <summary>
 /// One message owned by the client from PublishAsync until it completes. Pooled and awaited through
-/// <see cref="IValueTaskSource{TResult}"/>, so a publish allocates nothing of its own on the hot path.
+/// <see cref="IValueTaskSource{TResult}"/>; PublishAsync is not an async method, so while the client has room a publish
+/// allocates no object of its own (AllocationTests measures ~7 B/message for the whole process, Debug build).
 /// Linked into either the transmit queue or the inflight list (intrusive, no node allocations).
 /// </summary>
 internal sealed class OutgoingMessage : IValueTaskSource<PublishResult>
@@ -22,6 +23,10 @@ internal sealed class OutgoingMessage : IValueTaskSource<PublishResult>
     /// <summary>0 until transmitted; kept across a disconnect so a resumed session resends with the same id.</summary>
     public ushort PacketId;
     public bool Dup;
+    /// <summary>Timestamp of the last transmission (poison guard).</summary>
+    public long SentAt;
+    /// <summary>Connection drops in a row right after this message was sent while it was the oldest unacked one.</summary>
+    public int Drops;
     public OutgoingMessage? Prev;
     public OutgoingMessage? Next;
     public bool InList;
@@ -46,6 +51,7 @@ internal sealed class OutgoingMessage : IValueTaskSource<PublishResult>
         UserProperties = null;
         PacketId = 0;
         Dup = false;
+        Drops = 0;
         var owner = _owner;
         _owner = null;
         owner?.Return(this);

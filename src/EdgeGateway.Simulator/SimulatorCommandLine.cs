@@ -37,6 +37,10 @@ public static class SimulatorCommandLine
           --not-joystick P        probability 0..1 that a move is refused with "error Not joystick"
           --no-valid-imu P        probability 0..1 that a move or takeoff is refused with "error No valid imu"
           --takeoff-error P       probability 0..1 that takeoff replies "error" but the drone flies
+          --reboot P              probability 0..1 per command (in SDK mode) that the drone reboots instead
+          --state-pause P         probability 0..1 per second that the state stream pauses (commands still answered)
+          --state-pause-min S     shortest state pause in seconds, above 0 (default 2)
+          --state-pause-max S     longest state pause in seconds, at least the minimum (default 8)
           --uppercase-ok          reply "OK" instead of "ok"
           --pad-replies           append "\r\n" (every other time also a NUL) to replies
           --old-firmware          unknown commands reply "Unkown Command!"
@@ -129,12 +133,18 @@ public static class SimulatorCommandLine
             }
         }
 
+        if (drone.Faults.StatePauseMax < drone.Faults.StatePauseMin)
+        {
+            return Fail($"--state-pause-max ({drone.Faults.StatePauseMax.TotalSeconds} s) must be at least --state-pause-min ({drone.Faults.StatePauseMin.TotalSeconds} s)");
+        }
+
         return new SimulatorCommandLineResult(new SimulatorRunOptions(count, drone, verbose), false, null);
     }
 
     private static bool IsValued(string name) => name is "--drones" or "--address" or "--command-port" or "--state-port" or "--format"
         or "--time-scale" or "--seed" or "--drop-command" or "--drop-reply" or "--late-reply" or "--duplicate-reply"
-        or "--garbage" or "--corrupt-state" or "--busy" or "--not-joystick" or "--no-valid-imu" or "--takeoff-error";
+        or "--garbage" or "--corrupt-state" or "--busy" or "--not-joystick" or "--no-valid-imu" or "--takeoff-error"
+        or "--reboot" or "--state-pause" or "--state-pause-min" or "--state-pause-max";
 
     private static string? Apply(string name, string value, TelloSimulatorOptions o, ref int count)
     {
@@ -220,6 +230,23 @@ public static class SimulatorCommandLine
 
                 o.WhileBusy = busy.Value;
                 return null;
+            case "--state-pause-min" or "--state-pause-max":
+                if (!double.TryParse(value, NumberStyles.Float, inv, out var seconds) || !double.IsFinite(seconds) || seconds <= 0
+                    || seconds > TimeSpan.MaxValue.TotalSeconds / 2)
+                {
+                    return $"{name} must be a number of seconds above 0, e.g. 3 (got \"{value}\")";
+                }
+
+                if (name == "--state-pause-min")
+                {
+                    o.Faults.StatePauseMin = TimeSpan.FromSeconds(seconds);
+                }
+                else
+                {
+                    o.Faults.StatePauseMax = TimeSpan.FromSeconds(seconds);
+                }
+
+                return null;
         }
 
         if (!double.TryParse(value, NumberStyles.Float, inv, out var p) || double.IsNaN(p) || p < 0 || p > 1)
@@ -252,6 +279,12 @@ public static class SimulatorCommandLine
                 break;
             case "--takeoff-error":
                 o.Faults.TakeoffErrorButFlies = p;
+                break;
+            case "--reboot":
+                o.Faults.Reboot = p;
+                break;
+            case "--state-pause":
+                o.Faults.StatePause = p;
                 break;
             default:
                 o.Faults.CorruptState = p;

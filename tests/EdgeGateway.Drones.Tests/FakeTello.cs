@@ -15,7 +15,7 @@ internal sealed class FakeTello : IAsyncDisposable
     private readonly UdpClient _state;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentQueue<string> _received = new();
-    private readonly List<(string Command, TimeSpan Delay, string[] Replies)> _script = [];
+    private readonly List<(string Command, TimeSpan Delay, Task? Hold, string[] Replies)> _script = [];
     private readonly Lock _gate = new();
     private readonly Task _commandLoop;
     private readonly Task _stateLoop;
@@ -55,7 +55,16 @@ internal sealed class FakeTello : IAsyncDisposable
     {
         lock (_gate)
         {
-            _script.Add((command, delay, replies));
+            _script.Add((command, delay, null, replies));
+        }
+    }
+
+    /// <summary>The next time <paramref name="command"/> arrives, send these replies once <paramref name="hold"/> completes (no timing race).</summary>
+    public void NextHeld(string command, Task hold, params string[] replies)
+    {
+        lock (_gate)
+        {
+            _script.Add((command, TimeSpan.Zero, hold, replies));
         }
     }
 
@@ -128,7 +137,7 @@ internal sealed class FakeTello : IAsyncDisposable
                 continue; // silent before SDK mode, like a real drone
             }
 
-            (string Command, TimeSpan Delay, string[] Replies)? scripted = null;
+            (string Command, TimeSpan Delay, Task? Hold, string[] Replies)? scripted = null;
             lock (_gate)
             {
                 var i = _script.FindIndex(s => s.Command == text);
@@ -141,9 +150,15 @@ internal sealed class FakeTello : IAsyncDisposable
 
             var replies = scripted?.Replies ?? Default(text);
             var delay = scripted?.Delay ?? TimeSpan.Zero;
+            var hold = scripted?.Hold;
             var to = r.RemoteEndPoint;
             _ = Task.Run(async () =>
             {
+                if (hold is not null)
+                {
+                    await hold;
+                }
+
                 if (delay > TimeSpan.Zero)
                 {
                     await Task.Delay(delay);

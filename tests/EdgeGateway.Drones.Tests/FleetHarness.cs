@@ -1,5 +1,6 @@
 using System.Net;
 using EdgeGateway.Drones.Tello;
+using EdgeGateway.Health;
 using EdgeGateway.Records;
 using EdgeGateway.Time;
 using Xunit.Abstractions;
@@ -50,11 +51,17 @@ internal sealed class FleetHarness : IAsyncDisposable
     }
 
     /// <summary>Starts a fleet for the fakes, points their state at it and waits until every drone is fresh.</summary>
-    public static async Task<FleetHarness> StartAsync(ITestOutputHelper output, DroneOptions options, params FakeTello[] fakes)
+    public static Task<FleetHarness> StartAsync(ITestOutputHelper output, DroneOptions options, params FakeTello[] fakes)
+        => StartAsync(output, options, writer: null, heartbeats: null, fakes);
+
+    /// <summary>As above, with another record writer (then <see cref="Records"/> stays empty) and/or a heartbeat registry.</summary>
+    public static async Task<FleetHarness> StartAsync(ITestOutputHelper output, DroneOptions options, IRecordWriter? writer,
+        LoopHeartbeatRegistry? heartbeats, params FakeTello[] fakes)
     {
         var logs = new TestLoggerProvider(output);
         var records = new RecordIntake(10_000);
-        var fleet = new TelloFleet(options, records, new SystemWallClock(TimeProvider.System), TimeProvider.System, logs.CreateFactory());
+        var fleet = new TelloFleet(options, writer ?? records, new SystemWallClock(TimeProvider.System), TimeProvider.System,
+            logs.CreateFactory(), heartbeats: heartbeats);
         await fleet.StartAsync().WithTimeout();
         var harness = new FleetHarness(fleet, records, logs);
         foreach (var fake in fakes)

@@ -275,13 +275,18 @@ public sealed class LinkProtocolTests(ITestOutputHelper output)
         await using var fake = new FakeTello("127.0.0.2");
         var options = FleetHarness.Options(fake.AddressText);
         options.QueueCapacity = 1;
+        options.MoveTimeoutMargin = TimeSpan.FromSeconds(30); // the held move must not time out while the test works
         await using var h = await FleetHarness.StartAsync(output, options, fake);
-        fake.Next("up 20", TimeSpan.FromMilliseconds(500), "ok");
+        // The reply to the first command is held until the test releases it: no race with a delay on a loaded machine.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fake.NextHeld("up 20", release.Task, "ok");
         var first = h.Drone().ExecuteAsync(Move(MoveDirection.Up, 20));
         await TaskTimeouts.Eventually(() => fake.Count("up 20") == 1, "first sent");
         var second = h.Drone().ExecuteAsync(TelloCommand.ReadOf(TelloRead.Battery));
         var third = await h.Drone().ExecuteAsync(TelloCommand.ReadOf(TelloRead.Time)).WithTimeout();
         Assert.Equal(DroneCommandOutcome.Busy, third.Outcome);
+        Assert.False(first.IsCompleted);
+        release.SetResult();
         Assert.Equal(DroneCommandOutcome.Ok, (await first.WithTimeout()).Outcome);
         Assert.Equal(DroneCommandOutcome.Ok, (await second.WithTimeout()).Outcome);
     }

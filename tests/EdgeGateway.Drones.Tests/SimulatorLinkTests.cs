@@ -190,11 +190,12 @@ public sealed class SimulatorLinkTests(ITestOutputHelper output)
     [Fact]
     public async Task Sim_keepalive_keeps_an_airborne_drone_from_auto_landing()
     {
-        // Scale 10: the 15-s auto-land comes after 1.5 s of silence.
-        await using var rig = await StartAsync(o => o.KeepaliveInterval = TimeSpan.FromMilliseconds(400));
+        // Scale 5: the 15-s auto-land comes after 3 s of silence; a 400-ms keepalive leaves 2.6 s for a loaded machine.
+        await using var rig = await StartAsync(o => o.KeepaliveInterval = TimeSpan.FromMilliseconds(400), timeScale: 5);
         await TakeoffAsync(rig);
-        await Task.Delay(TimeSpan.FromSeconds(4));
-        Assert.True(rig.Sim.Snapshot.IsFlying, "still flying after 40 simulated seconds idle: " + rig.Sim.Snapshot.LastLandingReason);
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Assert.True(rig.Sim.Snapshot.IsFlying, "still flying after 25 simulated seconds idle: " + rig.Sim.Snapshot.LastLandingReason);
+        Assert.Null(rig.Sim.LastOwnLandingIdle);
         Assert.Contains("keepalive", rig.Sim.ReceivedCommands);
         Assert.True(rig.Drone.Status.IsFlying);
     }
@@ -206,7 +207,9 @@ public sealed class SimulatorLinkTests(ITestOutputHelper output)
         await TakeoffAsync(rig);
         var airborneAt = DateTime.UtcNow;
         await TaskTimeouts.Eventually(() => !rig.Sim.Snapshot.IsFlying, "auto-land");
-        Assert.True(DateTime.UtcNow - airborneAt >= TimeSpan.FromSeconds(1.2), "not before ~15 simulated seconds");
+        // Scale 10: 1.5 s of real idle time, timed by the simulator's own stamps (a loaded machine can only make it later).
+        Assert.True(rig.Sim.LastOwnLandingIdle >= TimeSpan.FromMilliseconds(1499), $"auto-land after {rig.Sim.LastOwnLandingIdle} idle");
+        Assert.True(DateTime.UtcNow - airborneAt < TimeSpan.FromSeconds(15), "scaled: well before 15 real seconds");
         Assert.Equal("auto-land", rig.Sim.Snapshot.LastLandingReason);
         await TaskTimeouts.Eventually(() => !rig.Drone.Status.IsFlying, "the link sees the landing in the state");
         Assert.DoesNotContain("keepalive", rig.Sim.ReceivedCommands);

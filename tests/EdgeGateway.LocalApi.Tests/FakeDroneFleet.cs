@@ -28,6 +28,15 @@ internal sealed class FakeDroneLink : IDroneLink
 
     public ConcurrentQueue<string> Sent { get; } = new();
 
+    /// <summary>(command text, origin) for every command that arrived through the origin-naming overload.</summary>
+    public ConcurrentQueue<(string Command, string? Origin)> Origins { get; } = new();
+
+    public Task<DroneCommandResult> ExecuteAsync(TelloCommand command, string? origin, CancellationToken cancellationToken = default)
+    {
+        Origins.Enqueue((command.Text, origin));
+        return ExecuteAsync(command, cancellationToken);
+    }
+
     /// <summary>Overrides the reply; may throw to test the exception path.</summary>
     public Func<TelloCommand, DroneCommandResult?>? Respond { get; set; }
 

@@ -132,6 +132,8 @@ public sealed class PilotControlTests(ITestOutputHelper output)
         var land = await watcher.ReceiveTypeAsync("event", e => e.GetProperty("event").GetString() == "failsafe");
         Assert.Equal("land", land.GetProperty("action").GetString());
         Assert.Equal(["takeoff", "stop", "land"], _fleet[0].Sent);
+        // The drone link's command audit names who asked: the pilot for the takeoff, the failsafe for the rest.
+        Assert.Equal([("takeoff", "local-api:token:alice"), ("stop", "local-api:failsafe"), ("land", "local-api:failsafe")], _fleet[0].Origins);
     }
 
     [Fact]

@@ -32,6 +32,8 @@ public sealed class MqttProxy : IAsyncDisposable
     public int Connections { get; private set; }
     public int MaxOutstanding { get; private set; }
     public int PingRequests { get; private set; }
+    /// <summary>How many PUBLISHes were unacknowledged when the packet ids first wrapped (0 = no wrap seen).</summary>
+    public int OutstandingAtWrap { get; private set; }
     /// <summary>A client PUBLISH reused an id that was still unacknowledged on the same connection.</summary>
     public int IdCollisions { get; private set; }
 
@@ -114,16 +116,28 @@ public sealed class MqttProxy : IAsyncDisposable
                 var forwardFrom = start;
                 while (TryFrame(buffer, start, end, out var length))
                 {
-                    if (!Blackhole && !Inspect(buffer.AsSpan(start, length), fromClient, connection))
+                    byte[]? replacement = null;
+                    var action = Blackhole ? Action.Forward : Inspect(buffer.AsSpan(start, length), fromClient, connection, out replacement);
+                    if (action != Action.Forward)
                     {
                         if (start > forwardFrom)
                         {
                             await to.SendAsync(buffer.AsMemory(forwardFrom, start - forwardFrom), SocketFlags.None, _stop.Token);
                         }
 
-                        from.Dispose();
-                        to.Dispose();
-                        return;
+                        if (action == Action.Cut)
+                        {
+                            from.Dispose();
+                            to.Dispose();
+                            return;
+                        }
+
+                        if (action == Action.Replace)
+                        {
+                            await to.SendAsync(replacement!, SocketFlags.None, _stop.Token);
+                        }
+
+                        forwardFrom = start + length;
                     }
 
                     start += length;
@@ -148,8 +162,119 @@ public sealed class MqttProxy : IAsyncDisposable
         to.Dispose();
     }
 
-    /// <summary>Records the packet; false means "cut the link instead of forwarding it".</summary>
-    private bool Inspect(ReadOnlySpan<byte> packet, bool fromClient, int connection)
+    private enum Action
+    {
+        Forward,
+        Cut,
+        Drop,
+        Replace,
+    }
+
+    /// <summary>Broker-to-client PUBACKs are swallowed (the broker accepts PUBLISHes that are never acknowledged).</summary>
+    public bool DropPubAcks { get; set; }
+
+    /// <summary>Client-to-broker PINGREQs are swallowed (the client goes silent as far as the broker can tell).</summary>
+    public bool DropPingRequests { get; set; }
+
+    /// <summary>v5 CONNACK properties with these ids are removed (the broker "does not advertise" them).</summary>
+    public HashSet<byte> StripConnAckProperties { get; } = [];
+
+    /// <summary>Records the packet and decides what to do with it.</summary>
+    private Action Inspect(ReadOnlySpan<byte> packet, bool fromClient, int connection, out byte[]? replacement)
+    {
+        replacement = null;
+        var verdict = InspectCore(packet, fromClient, connection);
+        if (verdict != Action.Forward)
+        {
+            return verdict;
+        }
+
+        var type = packet[0] >> 4;
+        if (fromClient && type == 12 && DropPingRequests)
+        {
+            return Action.Drop;
+        }
+
+        if (!fromClient && type == 2 && StripConnAckProperties.Count > 0)
+        {
+            replacement = StripProperties(packet.ToArray());
+            return Action.Replace;
+        }
+
+        return Action.Forward;
+    }
+
+    /// <summary>Rewrites a v5 CONNACK without the configured properties (only fixed-size ones are handled).</summary>
+    private byte[] StripProperties(byte[] connAck)
+    {
+        var at = 1;
+        while ((connAck[at] & 0x80) != 0)
+        {
+            at++;
+        }
+
+        at++; // past the remaining length
+        var body = new List<byte> { connAck[at], connAck[at + 1] };
+        var p = at + 2;
+        var propLength = 0;
+        var shift = 0;
+        while (true)
+        {
+            var b = connAck[p++];
+            propLength |= (b & 0x7F) << shift;
+            shift += 7;
+            if ((b & 0x80) == 0)
+            {
+                break;
+            }
+        }
+
+        var props = new List<byte>();
+        var end = p + propLength;
+        while (p < end)
+        {
+            var id = connAck[p];
+            var size = id switch
+            {
+                0x11 or 0x27 => 4,
+                0x21 or 0x22 or 0x13 => 2,
+                0x24 or 0x25 or 0x28 or 0x29 or 0x2A => 1,
+                _ => -1,
+            };
+            if (size < 0)
+            {
+                props.AddRange(connAck.AsSpan(p, end - p).ToArray()); // variable-length ones stay as they are (mosquitto puts none first)
+                break;
+            }
+
+            if (!StripConnAckProperties.Contains(id))
+            {
+                props.AddRange(connAck.AsSpan(p, 1 + size).ToArray());
+            }
+
+            p += 1 + size;
+        }
+
+        body.AddRange(Vbi(props.Count));
+        body.AddRange(props);
+        var packet = new List<byte> { 0x20 };
+        packet.AddRange(Vbi(body.Count));
+        packet.AddRange(body);
+        return [.. packet];
+    }
+
+    private static IEnumerable<byte> Vbi(int value)
+    {
+        do
+        {
+            var b = (byte)(value & 0x7F);
+            value >>= 7;
+            yield return value > 0 ? (byte)(b | 0x80) : b;
+        }
+        while (value > 0);
+    }
+
+    private Action InspectCore(ReadOnlySpan<byte> packet, bool fromClient, int connection)
     {
         var type = packet[0] >> 4;
         var headerLength = 1;
@@ -166,6 +291,12 @@ public sealed class MqttProxy : IAsyncDisposable
                 var topicLength = (packet[headerLength] << 8) | packet[headerLength + 1];
                 var idAt = headerLength + 2 + topicLength;
                 var id = (ushort)((packet[idAt] << 8) | packet[idAt + 1]);
+                if (OutstandingAtWrap == 0 && Publishes.Count > 0 && Publishes[^1].Connection == connection && id < Publishes[^1].Id
+                    && Publishes[^1].Id > 60_000)
+                {
+                    OutstandingAtWrap = _outstanding.Count; // unacknowledged ids at the moment the client wrapped past 65,535
+                }
+
                 Publishes.Add((id, (packet[0] & 0x08) != 0, connection));
                 if (!_outstanding.Add(id))
                 {
@@ -180,18 +311,23 @@ public sealed class MqttProxy : IAsyncDisposable
             }
             else if (!fromClient && type == 4)
             {
+                if (DropPubAcks)
+                {
+                    return Action.Drop; // still outstanding as far as the client can tell
+                }
+
                 _pubAcksSeen++;
                 if (CutOnPubAck == _pubAcksSeen)
                 {
                     CutOnPubAck = null;
-                    return false;
+                    return Action.Cut;
                 }
 
                 _outstanding.Remove((ushort)((packet[headerLength] << 8) | packet[headerLength + 1]));
             }
         }
 
-        return true;
+        return Action.Forward;
     }
 
     private static bool TryFrame(byte[] buffer, int start, int end, out int length)

@@ -15,6 +15,14 @@ public interface IDroneLink
     /// </summary>
     Task<DroneCommandResult> ExecuteAsync(TelloCommand command, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// As <see cref="ExecuteAsync(TelloCommand, CancellationToken)"/>, naming who asked for the command
+    /// (e.g. <c>local-api:ops-laptop</c>, <c>failsafe</c>) for the command audit record. Null means unknown.
+    /// The default implementation ignores the origin, so existing implementations keep working.
+    /// </summary>
+    Task<DroneCommandResult> ExecuteAsync(TelloCommand command, string? origin, CancellationToken cancellationToken = default)
+        => ExecuteAsync(command, cancellationToken);
+
     /// <summary>Raised on every parsed state datagram (on the receive loop: handlers must not block).</summary>
     event Action<IDroneLink, TelloState>? StateReceived;
 

@@ -31,6 +31,8 @@ public sealed class TelloFleet : IDroneFleet, IAsyncDisposable
     private Socket? _commandSocket;
     private Socket? _stateSocket;
     private LoopHeartbeat? _heartbeat;
+    private LoopHeartbeat? _commandReceiveBeat;
+    private LoopHeartbeat? _stateReceiveBeat;
     private long _lastUnknownLogTs;
     private long _lastBadLogTs;
     private int _state; // 0 new, 1 started, 2 stopped
@@ -90,6 +92,11 @@ public sealed class TelloFleet : IDroneFleet, IAsyncDisposable
 
     internal DroneMetrics Metrics { get; }
 
+    /// <summary>Where each drone's command worker registers its heartbeat; null without a watchdog.</summary>
+    internal LoopHeartbeatRegistry? Heartbeats => _heartbeats;
+
+    internal TimeProvider Time => _time;
+
     public IDroneLink? Find(string droneId) => _links.FirstOrDefault(l => string.Equals(l.Id, droneId, StringComparison.Ordinal));
 
     /// <summary>Binds both sockets and starts the loops. Throws <see cref="DronePortInUseException"/> when a port is taken.</summary>
@@ -124,11 +131,14 @@ public sealed class TelloFleet : IDroneFleet, IAsyncDisposable
 
             _state = 1;
             var ct = _stopping.Token;
-            _heartbeat = _heartbeats?.Register("drones.supervisor", TimeSpan.FromSeconds(10));
+            _heartbeat = _heartbeats?.Register("drones.supervisor", HeartbeatWait.MaxSilence);
+            // The receive loops beat per datagram and, while no datagram comes, once per HeartbeatWait.Slice.
+            var commandBeat = _commandReceiveBeat = _heartbeats?.Register("drones.receive.command", HeartbeatWait.MaxSilence);
+            var stateBeat = _stateReceiveBeat = _heartbeats?.Register("drones.receive.state", HeartbeatWait.MaxSilence);
             var command = _commandSocket;
             var state = _stateSocket;
-            _loops.Add(Task.Run(() => ReceiveLoopAsync(command, isState: false, ct), CancellationToken.None));
-            _loops.Add(Task.Run(() => ReceiveLoopAsync(state, isState: true, ct), CancellationToken.None));
+            _loops.Add(Task.Run(() => ReceiveLoopAsync(command, isState: false, commandBeat, ct), CancellationToken.None));
+            _loops.Add(Task.Run(() => ReceiveLoopAsync(state, isState: true, stateBeat, ct), CancellationToken.None));
             _loops.Add(Task.Run(() => SupervisorLoopAsync(ct), CancellationToken.None));
             foreach (var link in _links)
             {
@@ -179,9 +189,12 @@ public sealed class TelloFleet : IDroneFleet, IAsyncDisposable
             // Sockets are closed; loops end on their own.
         }
 
-        if (_heartbeat is not null)
+        foreach (var beat in new[] { _heartbeat, _commandReceiveBeat, _stateReceiveBeat })
         {
-            _heartbeats?.Unregister(_heartbeat);
+            if (beat is not null)
+            {
+                _heartbeats?.Unregister(beat);
+            }
         }
     }
 
@@ -236,7 +249,7 @@ public sealed class TelloFleet : IDroneFleet, IAsyncDisposable
 
     private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 
-    private async Task ReceiveLoopAsync(Socket socket, bool isState, CancellationToken ct)
+    private async Task ReceiveLoopAsync(Socket socket, bool isState, LoopHeartbeat? beat, CancellationToken ct)
     {
         var buffer = GC.AllocateUninitializedArray<byte>(ReceiveBufferBytes);
         EndPoint any = new IPEndPoint(socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
@@ -245,7 +258,12 @@ public sealed class TelloFleet : IDroneFleet, IAsyncDisposable
         {
             try
             {
-                var received = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, ct).ConfigureAwait(false);
+                beat?.Beat();
+                var receive = socket.ReceiveFromAsync(buffer, SocketFlags.None, any, ct);
+                // Idle is healthy: beat while waiting. The receive ends by itself on ct or when the socket closes.
+                var received = receive.IsCompleted || beat is null
+                    ? await receive.ConfigureAwait(false)
+                    : await HeartbeatWait.WaitAsync(receive.AsTask(), beat, _time).ConfigureAwait(false);
                 // Nothing here awaits: parsing, matching and TryWrite are all synchronous and bounded.
                 Dispatch(buffer.AsSpan(0, received.ReceivedBytes), (IPEndPoint)received.RemoteEndPoint, isState, channel);
             }

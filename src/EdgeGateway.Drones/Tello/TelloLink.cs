@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Threading.Channels;
+using EdgeGateway.Health;
 using EdgeGateway.Records;
 using Microsoft.Extensions.Logging;
 
@@ -23,6 +24,8 @@ internal sealed class TelloLink : IDroneLink
     private readonly Channel<QueuedCommand> _queue;
     private readonly string _stateStream;
     private readonly string _eventStream;
+    private readonly string _auditStream;
+    private LoopHeartbeat? _workerBeat;
 
     private volatile StateSnapshot? _state;
     private int _health = (int)DroneLinkHealth.Connecting;
@@ -55,6 +58,7 @@ internal sealed class TelloLink : IDroneLink
         _logger = logger;
         _stateStream = $"drone/{id}/state";
         _eventStream = $"drone/{id}/events";
+        _auditStream = $"drone/{id}/commands";
         _queue = Channel.CreateBounded<QueuedCommand>(new BoundedChannelOptions(options.QueueCapacity)
         {
             // Callers use TryWrite: a full queue is answered with Busy, never waited on.
@@ -92,7 +96,11 @@ internal sealed class TelloLink : IDroneLink
 
     public event Action<IDroneLink, DroneLinkHealth, DroneLinkHealth>? HealthChanged;
 
-    public void Start(CancellationToken stopping) => _worker = Task.Run(() => RunWorkerAsync(stopping), CancellationToken.None);
+    public void Start(CancellationToken stopping)
+    {
+        _workerBeat = _fleet.Heartbeats?.Register($"drones.command.{Id}", HeartbeatWait.MaxSilence);
+        _worker = Task.Run(() => RunWorkerAsync(stopping), CancellationToken.None);
+    }
 
     public async Task StopAsync()
     {
@@ -111,12 +119,21 @@ internal sealed class TelloLink : IDroneLink
         {
             // Shutdown proceeds; the socket close below ends any send.
         }
+
+        if (_workerBeat is not null)
+        {
+            _fleet.Heartbeats?.Unregister(_workerBeat);
+        }
     }
 
-    public async Task<DroneCommandResult> ExecuteAsync(TelloCommand command, CancellationToken cancellationToken = default)
+    public Task<DroneCommandResult> ExecuteAsync(TelloCommand command, CancellationToken cancellationToken = default)
+        => ExecuteAsync(command, null, cancellationToken);
+
+    public async Task<DroneCommandResult> ExecuteAsync(TelloCommand command, string? origin, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
         var started = _time.GetTimestamp();
+        var audit = NewAudit(command, origin);
         if (command.Kind is TelloCommandKind.Takeoff or TelloCommandKind.Land or TelloCommandKind.Emergency
             or TelloCommandKind.Stop or TelloCommandKind.Motion or TelloCommandKind.Rc)
         {
@@ -134,6 +151,11 @@ internal sealed class TelloLink : IDroneLink
             case TelloCommandKind.Emergency:
                 // Safety first: out at once whatever the health or queue; expect no reply.
                 var sent = _fleet.Send(this, command.Text);
+                if (sent)
+                {
+                    audit.MarkSent();
+                }
+
                 Touch();
                 MarkLanded();
                 _desynced = true;
@@ -143,15 +165,22 @@ internal sealed class TelloLink : IDroneLink
                 break;
             case TelloCommandKind.Rc:
                 // Never a pending entry: rc has no reply, and a slot for it would shift every later reply.
-                result = !IsConnected ? Result(DroneCommandOutcome.LinkDown, null, null, started)
-                    : _fleet.Send(this, command.Text) ? Result(DroneCommandOutcome.SentNoReply, null, null, started)
-                    : Result(DroneCommandOutcome.LinkDown, null, null, started);
+                if (IsConnected && _fleet.Send(this, command.Text))
+                {
+                    audit.MarkSent();
+                    result = Result(DroneCommandOutcome.SentNoReply, null, null, started);
+                }
+                else
+                {
+                    result = Result(DroneCommandOutcome.LinkDown, null, null, started);
+                }
+
                 Touch();
                 break;
             case TelloCommandKind.Stop:
                 result = !IsConnected
                     ? Result(DroneCommandOutcome.LinkDown, null, null, started)
-                    : await SendAndJudgeAsync(command, _options.CommandTimeout, started, cancellationToken).ConfigureAwait(false);
+                    : await SendAndJudgeAsync(command, _options.CommandTimeout, started, audit, cancellationToken).ConfigureAwait(false);
                 break;
             default:
                 if (!IsConnected && command.Kind != TelloCommandKind.EnterSdk)
@@ -160,7 +189,7 @@ internal sealed class TelloLink : IDroneLink
                     break;
                 }
 
-                var item = new QueuedCommand(command, null, cancellationToken);
+                var item = new QueuedCommand(command, null, audit, cancellationToken);
                 if (!_queue.Writer.TryWrite(item))
                 {
                     result = Result(DroneCommandOutcome.Busy, null, null, started);
@@ -181,6 +210,7 @@ internal sealed class TelloLink : IDroneLink
 
         _fleet.Metrics.Command(Id, command.Kind, result.Outcome, result.Latency);
         TelloLog.Completed(_logger, Id, command.Text, result.Outcome, result.Reply, result.Latency.TotalMilliseconds);
+        WriteAuditResult(audit, result);
         return result;
     }
 
@@ -349,9 +379,12 @@ internal sealed class TelloLink : IDroneLink
         // Waiters are aborted first, so a late "ok" to this land cannot be matched to the aborted command.
         Volatile.Write(ref _pilotCommandsAtLoss, Volatile.Read(ref _pilotCommands));
         Volatile.Write(ref _relandArmed, 1);
+        var started = _time.GetTimestamp();
+        var audit = NewAudit(TelloCommand.Land, "gateway:land_on_link_loss");
         var sent = _fleet.Send(this, TelloCommand.Land.Text);
         TelloLog.LandOnLinkLoss(_logger, Id);
         WriteLandEvent("land_on_link_loss", sent, null);
+        AuditUnwaited(audit, sent, started);
     }
 
     /// <summary>
@@ -372,7 +405,7 @@ internal sealed class TelloLink : IDroneLink
         }
 
         TelloLog.LandOnLinkBack(_logger, Id, state.HeightCm ?? -1);
-        var queued = EnqueueInternal(TelloCommand.Land, null);
+        var queued = EnqueueInternal(TelloCommand.Land, null, "gateway:land_on_link_back");
         WriteLandEvent("land_on_link_back", queued, state.HeightCm);
     }
 
@@ -384,7 +417,11 @@ internal sealed class TelloLink : IDroneLink
         }
 
         TelloLog.LandOnShutdown(_logger, Id);
-        return _fleet.Send(this, TelloCommand.Land.Text);
+        var started = _time.GetTimestamp();
+        var audit = NewAudit(TelloCommand.Land, "gateway:land_on_shutdown");
+        var sent = _fleet.Send(this, TelloCommand.Land.Text);
+        AuditUnwaited(audit, sent, started);
+        return sent;
     }
 
     private bool IsIdle
@@ -403,19 +440,35 @@ internal sealed class TelloLink : IDroneLink
         }
     }
 
-    private bool EnqueueInternal(TelloCommand command, Action<DroneCommandResult>? onDone)
+    /// <summary>
+    /// Queues a command of the link's own. <paramref name="auditOrigin"/> null: housekeeping (keepalive,
+    /// reconnect) that is not audited; otherwise a command that can change the flight, audited as the gateway's.
+    /// </summary>
+    private bool EnqueueInternal(TelloCommand command, Action<DroneCommandResult>? onDone, string? auditOrigin = null)
     {
         Interlocked.Increment(ref _internalOutstanding);
+        var started = _time.GetTimestamp();
+        var audit = auditOrigin is null ? null : NewAudit(command, auditOrigin);
         var item = new QueuedCommand(command, onDone: r =>
         {
             Interlocked.Decrement(ref _internalOutstanding);
             _fleet.Metrics.Command(Id, command.Kind, r.Outcome, r.Latency);
             TelloLog.Completed(_logger, Id, command.Text, r.Outcome, r.Reply, r.Latency.TotalMilliseconds);
+            if (audit is not null)
+            {
+                WriteAuditResult(audit, r);
+            }
+
             onDone?.Invoke(r);
-        }, CancellationToken.None);
+        }, audit, CancellationToken.None);
         if (!_queue.Writer.TryWrite(item))
         {
             Interlocked.Decrement(ref _internalOutstanding);
+            if (audit is not null)
+            {
+                WriteAuditResult(audit, Result(DroneCommandOutcome.Busy, null, null, started));
+            }
+
             return false;
         }
 
@@ -426,8 +479,25 @@ internal sealed class TelloLink : IDroneLink
     {
         try
         {
-            await foreach (var item in _queue.Reader.ReadAllAsync(stopping).ConfigureAwait(false))
+            while (true)
             {
+                _workerBeat?.Beat();
+                // Idle is healthy: beat while waiting. The wait ends by itself on stopping or when the queue completes.
+                var waiting = _queue.Reader.WaitToReadAsync(stopping);
+                var more = waiting.IsCompleted || _workerBeat is null
+                    ? await waiting.ConfigureAwait(false)
+                    : await HeartbeatWait.WaitAsync(waiting.AsTask(), _workerBeat, _time).ConfigureAwait(false);
+                if (!more)
+                {
+                    break;
+                }
+
+                if (!_queue.Reader.TryRead(out var item))
+                {
+                    continue;
+                }
+
+                _workerBeat?.Beat();
                 Volatile.Write(ref _busy, 1);
                 _current = item.Command.Text;
                 DroneCommandResult result;
@@ -435,7 +505,7 @@ internal sealed class TelloLink : IDroneLink
                 try
                 {
                     using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, item.CallerToken);
-                    result = await ProcessAsync(item.Command, started, linked.Token).ConfigureAwait(false);
+                    result = await ProcessAsync(item.Command, started, item.Audit, linked.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -462,7 +532,7 @@ internal sealed class TelloLink : IDroneLink
         }
     }
 
-    private async Task<DroneCommandResult> ProcessAsync(TelloCommand command, long started, CancellationToken ct)
+    private async Task<DroneCommandResult> ProcessAsync(TelloCommand command, long started, AuditEntry? audit, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         if (!IsConnected && command.Kind != TelloCommandKind.EnterSdk)
@@ -487,6 +557,11 @@ internal sealed class TelloLink : IDroneLink
             if (waiter is null)
             {
                 return Result(DroneCommandOutcome.LinkDown, null, null, started);
+            }
+
+            if (audit is not null && audit.MarkSent())
+            {
+                WriteAuditSent(audit);
             }
 
             var (reply, timedOut) = await WaitAsync(waiter, timeout, ct).ConfigureAwait(false);
@@ -547,7 +622,7 @@ internal sealed class TelloLink : IDroneLink
         }
     }
 
-    private async Task<DroneCommandResult> SendAndJudgeAsync(TelloCommand command, TimeSpan timeout, long started, CancellationToken ct)
+    private async Task<DroneCommandResult> SendAndJudgeAsync(TelloCommand command, TimeSpan timeout, long started, AuditEntry audit, CancellationToken ct)
     {
         var waiter = SendWithWaiter(command.Text, isStop: command.Kind == TelloCommandKind.Stop, requireConnected: true);
         if (waiter is null)
@@ -555,9 +630,15 @@ internal sealed class TelloLink : IDroneLink
             return Result(DroneCommandOutcome.LinkDown, null, null, started);
         }
 
+        if (audit.MarkSent())
+        {
+            WriteAuditSent(audit);
+        }
+
         try
         {
-            var (reply, timedOut) = await WaitAsync(waiter, timeout, ct).ConfigureAwait(false);
+            // Runs on the caller, not the worker: it must not beat the worker's heartbeat.
+            var (reply, timedOut) = await WaitAsync(waiter, timeout, ct, beat: false).ConfigureAwait(false);
             if (timedOut)
             {
                 _desynced = true;
@@ -716,11 +797,25 @@ internal sealed class TelloLink : IDroneLink
         return waiter;
     }
 
-    private async Task<(string? Reply, bool TimedOut)> WaitAsync(ReplyWaiter waiter, TimeSpan timeout, CancellationToken ct)
+    private async Task<(string? Reply, bool TimedOut)> WaitAsync(ReplyWaiter waiter, TimeSpan timeout, CancellationToken ct, bool beat = true)
     {
+        // A long wait (takeoff 20 s, go 60 s) is cut into slices so the worker keeps beating; the deadline is fixed.
+        var deadline = _time.GetTimestamp() + (long)(timeout.TotalSeconds * _time.TimestampFrequency);
         try
         {
-            return (await waiter.Task.WaitAsync(timeout, _time, ct).ConfigureAwait(false), false);
+            while (true)
+            {
+                var remaining = TimeSpan.FromSeconds(Math.Max(0, (double)(deadline - _time.GetTimestamp()) / _time.TimestampFrequency));
+                var slice = beat && _workerBeat is not null && remaining > HeartbeatWait.Slice ? HeartbeatWait.Slice : remaining;
+                try
+                {
+                    return (await waiter.Task.WaitAsync(slice, _time, ct).ConfigureAwait(false), false);
+                }
+                catch (TimeoutException) when (slice < remaining)
+                {
+                    _workerBeat?.Beat();
+                }
+            }
         }
         catch (TimeoutException)
         {
@@ -817,6 +912,7 @@ internal sealed class TelloLink : IDroneLink
                 return $"state showed no hover within {timeout.TotalSeconds:0.#} s";
             }
 
+            _workerBeat?.Beat();
             await Task.Delay(HoverPoll, _time, ct).ConfigureAwait(false);
         }
 
@@ -943,8 +1039,126 @@ internal sealed class TelloLink : IDroneLink
         }
     }
 
+    private AuditEntry NewAudit(TelloCommand command, string? origin)
+        => new(Guid.CreateVersion7().ToString("N"), command, origin, _fleet.WallClock.Now().Now);
+
+    /// <summary>A command sent without waiting for a reply (gateway lands): its one audit record.</summary>
+    private void AuditUnwaited(AuditEntry audit, bool sent, long started)
+    {
+        if (sent)
+        {
+            audit.MarkSent();
+        }
+
+        WriteAuditResult(audit, Result(sent ? DroneCommandOutcome.SentNoReply : DroneCommandOutcome.LinkDown, null, null, started));
+    }
+
+    /// <summary>
+    /// The "sent" record, written when the datagram of a command that waits for a reply first leaves the socket, so an
+    /// auditor sees it even if the gateway dies before the reply. Reads only get their result record: they change nothing.
+    /// </summary>
+    private void WriteAuditSent(AuditEntry audit)
+    {
+        if (audit.Command.Kind != TelloCommandKind.Read)
+        {
+            WriteAudit(audit, null);
+        }
+    }
+
+    private void WriteAuditResult(AuditEntry audit, DroneCommandResult result)
+    {
+        if (audit.TryFinish())
+        {
+            WriteAudit(audit, result);
+        }
+    }
+
+    private void WriteAudit(AuditEntry audit, DroneCommandResult? result)
+    {
+        var (wall, source) = _fleet.WallClock.Now();
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("phase", result is null ? "sent" : "result");
+            w.WriteString("audit_id", audit.Id);
+            w.WriteString("drone_id", Id);
+            w.WriteString("command", audit.Command.Text);
+            w.WriteString("kind", KindName(audit.Command.Kind));
+            if (audit.Origin is { } origin)
+            {
+                w.WriteString("origin", origin);
+            }
+            else
+            {
+                w.WriteNull("origin");
+            }
+
+            w.WriteString("requested_at", audit.RequestedAt);
+            if (result is not null)
+            {
+                w.WriteString("outcome", OutcomeName(result.Outcome));
+                w.WriteBoolean("sent", audit.WasSent);
+                if (result.Reply is { } reply)
+                {
+                    w.WriteString("reply", reply);
+                }
+                else
+                {
+                    w.WriteNull("reply");
+                }
+
+                w.WriteNumber("latency_ms", Math.Round(result.Latency.TotalMilliseconds, 1));
+            }
+
+            w.WriteEndObject();
+        }
+
+        WriteRecord(new TelemetryRecord(_auditStream, RecordKind.CommandAudit, wall, source, _time.GetTimestamp(), stream.ToArray()));
+    }
+
+    internal static string OutcomeName(DroneCommandOutcome outcome) => outcome switch
+    {
+        DroneCommandOutcome.Ok => "ok",
+        DroneCommandOutcome.DroneError => "drone_error",
+        DroneCommandOutcome.Timeout => "timeout",
+        DroneCommandOutcome.SentNoReply => "sent_no_reply",
+        DroneCommandOutcome.LinkDown => "link_down",
+        DroneCommandOutcome.Busy => "busy",
+        _ => "aborted",
+    };
+
+    private static string KindName(TelloCommandKind kind) => kind switch
+    {
+        TelloCommandKind.EnterSdk => "enter_sdk",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
+
     private DroneCommandResult Result(DroneCommandOutcome outcome, string? reply, IReadOnlyDictionary<string, double>? values, long started) =>
         new(outcome, reply, values, _time.GetElapsedTime(started));
+
+    /// <summary>One command's audit: the id that joins its sent and result records, and whether its datagram left.</summary>
+    private sealed class AuditEntry(string id, TelloCommand command, string? origin, DateTimeOffset requestedAt)
+    {
+        private int _sent;
+        private int _finished;
+
+        public string Id { get; } = id;
+
+        public TelloCommand Command { get; } = command;
+
+        public string? Origin { get; } = origin;
+
+        public DateTimeOffset RequestedAt { get; } = requestedAt;
+
+        public bool WasSent => Volatile.Read(ref _sent) != 0;
+
+        /// <summary>True the first time only.</summary>
+        public bool MarkSent() => Interlocked.Exchange(ref _sent, 1) == 0;
+
+        /// <summary>True the first time only: one result record per command.</summary>
+        public bool TryFinish() => Interlocked.Exchange(ref _finished, 1) == 0;
+    }
 
     private sealed record StateSnapshot(TelloState State, DateTimeOffset At, long Timestamp);
 
@@ -960,8 +1174,10 @@ internal sealed class TelloLink : IDroneLink
         public bool TrySet(string? reply) => _tcs.TrySetResult(reply);
     }
 
-    private sealed class QueuedCommand(TelloCommand command, Action<DroneCommandResult>? onDone, CancellationToken callerToken)
+    private sealed class QueuedCommand(TelloCommand command, Action<DroneCommandResult>? onDone, AuditEntry? audit, CancellationToken callerToken)
     {
+        public AuditEntry? Audit { get; } = audit;
+
         private readonly TaskCompletionSource<DroneCommandResult> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public TelloCommand Command { get; } = command;

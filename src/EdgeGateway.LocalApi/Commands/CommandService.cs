@@ -128,8 +128,9 @@ internal sealed class CommandService
         try
         {
             // Emergency must not be cancelled by a client going away.
-            result = await link.ExecuteAsync(command, command.Kind == TelloCommandKind.Emergency ? CancellationToken.None : cancellationToken)
-                .ConfigureAwait(false);
+            // The origin goes into the drone link's command audit record: who asked, over which role.
+            result = await link.ExecuteAsync(command, $"local-api:{who.Identity}",
+                command.Kind == TelloCommandKind.Emergency ? CancellationToken.None : cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

@@ -292,7 +292,7 @@ internal sealed class PilotControl : IDisposable
     {
         try
         {
-            var result = await link.ExecuteAsync(command).ConfigureAwait(false);
+            var result = await link.ExecuteAsync(command, "local-api:failsafe").ConfigureAwait(false);
             if (!result.Success)
             {
                 _logger.FailsafeCommandFailed(action, link.Id, result.Outcome.ToString(), result.Reply);

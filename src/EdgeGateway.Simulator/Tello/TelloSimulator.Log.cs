@@ -65,5 +65,8 @@ public sealed partial class TelloSimulator
 
         [LoggerMessage(2025, LogLevel.Debug, "Tello {Serial}: send to {Target} failed ({Error})")]
         public static partial void SendFailed(ILogger logger, string serial, IPEndPoint target, SocketError error);
+
+        [LoggerMessage(2026, LogLevel.Information, "Tello {Serial}: injected fault: state paused for {Seconds:0.0} s")]
+        public static partial void StatePauseInjected(ILogger logger, string serial, double seconds);
     }
 }

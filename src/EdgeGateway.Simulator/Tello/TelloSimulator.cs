@@ -65,6 +65,10 @@ public sealed partial class TelloSimulator : IAsyncDisposable
     private string? _landingReason;
     private long _lastTick;
     private long _lastActivity;
+    private TimeSpan? _lastOwnLandingIdle;
+    private readonly Random _rebootFaultRandom;
+    // Injected state pause (fault): no state until this timestamp. Separate from the manual PauseState().
+    private long _faultPauseUntil = long.MinValue;
     private IPEndPoint? _lastCommander;
     private IPAddress? _stateTarget;
     private int _statePort;
@@ -97,6 +101,7 @@ public sealed partial class TelloSimulator : IAsyncDisposable
         _commandFaultRandom = new Random(_seed);
         _stateFaultRandom = new Random(unchecked(_seed * 31 + 1));
         _noiseRandom = new Random(unchecked(_seed * 31 + 2));
+        _rebootFaultRandom = new Random(unchecked(_seed * 31 + 3));
         _battery = _options.InitialBattery;
         _statePort = _options.StatePort;
         // Bounded: a drone does not buffer without limit; a flood beyond this is dropped and logged.
@@ -125,7 +130,23 @@ public sealed partial class TelloSimulator : IAsyncDisposable
                 var pose = CurrentPoseLocked();
                 return new TelloSimulatorSnapshot(_sdk, _flying, _motion is not null, (int)Math.Round(pose.H),
                     BatteryPercentLocked(), NormalizeYaw(pose.Yaw), pose.X, pose.Y, (int)_motorSeconds, _landingReason,
-                    _commandsReceived, _stateSent, _statePaused, _rebooting);
+                    _commandsReceived, _stateSent, _statePaused || FaultPausedLocked(_time.GetTimestamp()), _rebooting);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Real time (on the simulator's clock) from the last activity (a command heard, or the end of the last move) to the
+    /// start of the last landing the drone began by itself (auto-land, battery); null before one. Lets tests check the
+    /// scaled 15-s auto-land from the simulator's own stamps instead of timing it from outside.
+    /// </summary>
+    public TimeSpan? LastOwnLandingIdle
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _lastOwnLandingIdle;
             }
         }
     }
@@ -446,6 +467,11 @@ public sealed partial class TelloSimulator : IAsyncDisposable
 
     private void HandleCommand(string text, IPEndPoint sender)
     {
+        if (RebootFault(text))
+        {
+            return;
+        }
+
         var parts = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var keyword = parts.Length > 0 ? parts[0] : string.Empty;
         Motion? toCancel = null;
@@ -567,6 +593,65 @@ public sealed partial class TelloSimulator : IAsyncDisposable
                 SendReply(stopAfter, "ok");
             });
         }
+    }
+
+    /// <summary>The seeded reboot fault: drawn per command heard in SDK mode; the command is lost to the reboot.</summary>
+    private bool RebootFault(string text)
+    {
+        if (_options.Faults.Reboot <= 0)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            if (!_sdk || _rebooting || _rebootFaultRandom.NextDouble() >= _options.Faults.Reboot)
+            {
+                return false;
+            }
+
+            AddBounded(_injected, $"#{++_commandSequence} reboot {text}");
+        }
+
+        Reboot(Scaled(_options.RebootDuration));
+        lock (_gate)
+        {
+            // Counted after the reboot began, so whoever sees the count also sees the reboot.
+            AddBounded(_received, text);
+            _commandsReceived++;
+        }
+
+        return true;
+    }
+
+    private bool FaultPausedLocked(long now) => _faultPauseUntil != long.MinValue && now < _faultPauseUntil;
+
+    /// <summary>The seeded state-pause fault: true while a pause runs (then no state is sent); may start one.</summary>
+    private bool StatePauseFaultLocked(long now)
+    {
+        var f = _options.Faults;
+        if (f.StatePause <= 0 || !_sdk || _rebooting)
+        {
+            return false;
+        }
+
+        if (FaultPausedLocked(now))
+        {
+            return true;
+        }
+
+        // A probability per second, turned into one per tick so the rate does not depend on StateInterval.
+        var perTick = 1 - Math.Pow(1 - f.StatePause, _options.StateInterval.TotalSeconds);
+        if (_stateFaultRandom.NextDouble() >= perTick)
+        {
+            return false;
+        }
+
+        var pause = f.StatePauseMin + (f.StatePauseMax - f.StatePauseMin) * _stateFaultRandom.NextDouble();
+        _faultPauseUntil = now + (long)(pause.TotalSeconds * _time.TimestampFrequency);
+        AddBounded(_injected, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"state pause {pause.TotalSeconds:0.000}s"));
+        Log.StatePauseInjected(_logger, _options.SerialNumber, pause.TotalSeconds);
+        return true;
     }
 
     private bool Enqueue(Work work)
@@ -813,6 +898,7 @@ public sealed partial class TelloSimulator : IAsyncDisposable
     private Motion StartOwnLandingLocked(string reason)
     {
         var origin = CurrentPoseLocked();
+        _lastOwnLandingIdle = _time.GetElapsedTime(_lastActivity);
         var motion = new Motion(null, origin, origin with { H = 0 }, _time.GetTimestamp(), Scaled(LandDuration), _lifetime.Token)
         {
             LandingReason = reason,
@@ -858,7 +944,8 @@ public sealed partial class TelloSimulator : IAsyncDisposable
                     Log.AutoLand(_logger, _options.SerialNumber);
                 }
 
-                if (_sdk && !_rebooting && !_statePaused && _stateTarget is not null)
+                var faultPaused = StatePauseFaultLocked(now);
+                if (_sdk && !_rebooting && !_statePaused && !faultPaused && _stateTarget is not null)
                 {
                     var text = TelloStateFormatter.Format(_options.Format, BuildStateLocked());
                     if (_options.Faults.CorruptState > 0 && _stateFaultRandom.NextDouble() < _options.Faults.CorruptState)

@@ -59,6 +59,26 @@ public sealed class TelloFaultOptions
     /// <summary><c>takeoff</c> replies <c>error</c> although the drone takes off anyway.</summary>
     public double TakeoffErrorButFlies { get; set; }
 
+    /// <summary>
+    /// Per command heard in SDK mode: the drone reboots at that moment instead of executing it (no reply, lands if airborne,
+    /// silent for <see cref="TelloSimulatorOptions.RebootDuration"/> drone time, then needs <c>command</c> again).
+    /// Drawn from its own seeded stream, so enabling it leaves the other faults' sequence unchanged.
+    /// </summary>
+    public double Reboot { get; set; }
+
+    /// <summary>
+    /// Per second of real time while in SDK mode: the state stream stops for a random time between
+    /// <see cref="StatePauseMin"/> and <see cref="StatePauseMax"/> (commands are still answered), as a gateway sees a
+    /// Wi-Fi fade. Drawn on each state tick from the state fault stream.
+    /// </summary>
+    public double StatePause { get; set; }
+
+    /// <summary>Shortest injected state pause. Real time: not divided by the time scale.</summary>
+    public TimeSpan StatePauseMin { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Longest injected state pause. Real time: not divided by the time scale.</summary>
+    public TimeSpan StatePauseMax { get; set; } = TimeSpan.FromSeconds(8);
+
     /// <summary>Unknown commands get the old firmware's <c>Unkown Command!</c> instead of <c>unknown command: x</c>.</summary>
     public bool OldFirmwareUnknownCommand { get; set; }
 
@@ -77,7 +97,7 @@ public sealed class TelloFaultOptions
                      (nameof(DropCommand), DropCommand), (nameof(DropReply), DropReply), (nameof(LateReply), LateReply),
                      (nameof(DuplicateReply), DuplicateReply), (nameof(GarbageDatagram), GarbageDatagram),
                      (nameof(CorruptState), CorruptState), (nameof(NotJoystick), NotJoystick), (nameof(NoValidImu), NoValidImu),
-                     (nameof(TakeoffErrorButFlies), TakeoffErrorButFlies),
+                     (nameof(TakeoffErrorButFlies), TakeoffErrorButFlies), (nameof(Reboot), Reboot), (nameof(StatePause), StatePause),
                  })
         {
             if (double.IsNaN(value) || value < 0 || value > 1)
@@ -89,6 +109,16 @@ public sealed class TelloFaultOptions
         if (LateReplyDelay < TimeSpan.Zero)
         {
             yield return $"{prefix}{nameof(LateReplyDelay)}: must not be negative (got {LateReplyDelay})";
+        }
+
+        if (StatePauseMin <= TimeSpan.Zero)
+        {
+            yield return $"{prefix}{nameof(StatePauseMin)}: must be above 0 (got {StatePauseMin})";
+        }
+
+        if (StatePauseMax < StatePauseMin)
+        {
+            yield return $"{prefix}{nameof(StatePauseMax)}: must be at least {nameof(StatePauseMin)} ({StatePauseMin}) (got {StatePauseMax})";
         }
     }
 }
