@@ -48,24 +48,34 @@ public static partial class GatewayHost
             return ExitCodes.Ok;
         }
 
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        WebApplicationBuilder builder;
+        try
         {
-            Args = [.. commandLine.Rest],
-            ContentRootPath = AppContext.BaseDirectory,
-        });
-        foreach (var file in commandLine.ConfigFiles)
-        {
-            if (!File.Exists(file))
+            builder = WebApplication.CreateBuilder(new WebApplicationOptions
             {
-                await Console.Error.WriteLineAsync($"edge-gateway: --config {file}: no such file").ConfigureAwait(false);
-                return ExitCodes.Config;
-            }
+                Args = [.. commandLine.Rest],
+                ContentRootPath = AppContext.BaseDirectory,
+            });
+        }
+        catch (InvalidDataException ex)
+        {
+            // appsettings.json or appsettings.{Environment}.json beside the binary is not valid JSON.
+            await Console.Error.WriteLineAsync(
+                "edge-gateway: invalid configuration:\n  " + GatewayConfiguration.DescribeLoadFailure(ex)).ConfigureAwait(false);
+            return ExitCodes.Config;
         }
 
-        var flagProblems = GatewayConfiguration.AddSources(builder.Configuration, commandLine);
-        if (flagProblems.Count > 0)
+        var sourceProblems = GatewayConfiguration.AddSources(builder.Configuration, commandLine);
+        if (sourceProblems.Configuration.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"edge-gateway: {string.Join("\nedge-gateway: ", flagProblems)}\n\n{GatewayCommandLine.Usage}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync(
+                "edge-gateway: invalid configuration:\n  " + string.Join("\n  ", sourceProblems.Configuration)).ConfigureAwait(false);
+            return ExitCodes.Config;
+        }
+
+        if (sourceProblems.Usage.Count > 0)
+        {
+            await Console.Error.WriteLineAsync($"edge-gateway: {string.Join("\nedge-gateway: ", sourceProblems.Usage)}\n\n{GatewayCommandLine.Usage}").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 
@@ -84,6 +94,7 @@ public static partial class GatewayHost
             : null;
         if (commandLine.Simulate && simulation is null)
         {
+            // Its configuration was validated above with the rest (78); what is left is a taken address.
             return ExitCodes.Unavailable;
         }
 
@@ -139,9 +150,10 @@ public static partial class GatewayHost
     private static void MapEndpoints(WebApplication app)
     {
         // Every /api call obeys the local API's roles, including the read-only ones other capabilities map.
-        app.UseLocalApiReadAccess("/api/sensors", "/api/buffer", "/api/telemetry");
+        app.UseLocalApiReadAccess("/api/sensors", "/api/buffer", "/api/telemetry", "/api/upstream");
         app.MapGatewayHostingEndpoints();
         app.MapBufferEndpoints();
+        app.MapUpstreamEndpoints();
         app.MapSensorEndpoints();
         app.MapLocalApi();
     }

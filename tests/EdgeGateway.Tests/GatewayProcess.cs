@@ -36,7 +36,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     public static string DaemonPath => Path.Combine(AppContext.BaseDirectory, "edge-gateway.dll");
 
-    public static GatewayProcess Start(IEnumerable<string> args, IDictionary<string, string>? environment = null, string? executable = null)
+    public static GatewayProcess Start(IEnumerable<string> args, IDictionary<string, string>? environment = null, string? executable = null,
+        string? workingDirectory = null)
     {
         var info = new ProcessStartInfo
         {
@@ -44,7 +45,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetTempPath(),
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
         if (executable is null)
         {

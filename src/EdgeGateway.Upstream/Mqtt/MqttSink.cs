@@ -108,7 +108,9 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
     /// <summary>The dead-letter table, when one was given.</summary>
     public DeadLetterStore? DeadLetters => _deadLetters;
 
-    public string? LastError => Volatile.Read(ref _lastError);
+    public string? LastError => _connection.SuspectedTakeover
+        ? "client id in use: another client with the same client id is probably connected; retrying slowly"
+        : Volatile.Read(ref _lastError);
 
     /// <summary>The status topic after substitution, or null when disabled.</summary>
     public string? StatusTopic => _statusTopic;

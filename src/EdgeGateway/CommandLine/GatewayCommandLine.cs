@@ -32,7 +32,8 @@ public sealed record GatewayCommandLine
           --Section:Key=value    override any configuration key (see README)
           --help, --version
 
-        Environment variables override configuration too: EDGEGW_Section__Key=value.
+        Precedence, lowest first: appsettings.json, --config files, environment variables
+        (Section__Key=value, then EDGEGW_Section__Key=value), the command line.
         """;
 
     /// <summary>Parses the daemon's flags; returns false with a message for a bad command line.</summary>
