@@ -34,6 +34,21 @@ internal static partial class BufferLog
     [LoggerMessage(5009, LogLevel.Warning, "Integrity check did not finish within {Milliseconds} ms; continuing (SQLite reports corruption on access)")]
     public static partial void IntegrityCheckIncomplete(ILogger logger, long milliseconds);
 
+    [LoggerMessage(5010, LogLevel.Critical, "Cannot open the record store {Path}; the gateway cannot start without it")]
+    public static partial void OpenFailed(ILogger logger, string path, Exception error);
+
+    [LoggerMessage(5011, LogLevel.Error, "Record store became unreadable while running ({Reason}); moved aside to {MovedTo}, continuing on a fresh store above sequence {LastSequence}")]
+    public static partial void QuarantinedWhileRunning(ILogger logger, string reason, string movedTo, long lastSequence);
+
+    [LoggerMessage(5012, LogLevel.Critical, "Record store {Path} is corrupt and could not be replaced; commits keep failing")]
+    public static partial void QuarantineFailed(ILogger logger, string path, Exception error);
+
+    [LoggerMessage(5013, LogLevel.Error, "Background integrity check found the record store damaged ({Reason}); moving it aside")]
+    public static partial void BackgroundCheckFailed(ILogger logger, string reason);
+
+    [LoggerMessage(5014, LogLevel.Information, "Background integrity check of the record store passed")]
+    public static partial void BackgroundCheckPassed(ILogger logger);
+
     [LoggerMessage(5100, LogLevel.Information, "Forwarder {Sink} started at cursor {Cursor} (committed {Committed}, catch-up {CatchUp})")]
     public static partial void ForwarderStarted(ILogger logger, string sink, long cursor, long committed, bool catchUp);
 

@@ -26,7 +26,7 @@ internal sealed class BufferMetrics : IDisposable
         Sent = _meter.CreateCounter<long>("edge_forwarder_records_sent", "{record}", "Records handed to a sink, by sink");
         Acked = _meter.CreateCounter<long>("edge_forwarder_records_acked", "{record}", "Records acknowledged by a sink, by sink");
         Skipped = _meter.CreateCounter<long>("edge_forwarder_records_downsampled", "{record}", "Records not sent upstream because of downsampling, by sink");
-        Rewinds = _meter.CreateCounter<long>("edge_forwarder_rewinds", "{rewind}", "Times a forwarder resent from its cursor, by sink and reason");
+        Rewinds = _meter.CreateCounter<long>("edge_forwarder_rewinds", "{rewind}", "Times a forwarder resent from its cursor, by sink and reason (ack_timeout, nack, disconnect, loop_error)");
     }
 
     public Counter<long> RecordsIn { get; }

@@ -18,6 +18,9 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
     /// <summary>Stream of the buffer's own events (store quarantined …).</summary>
     public const string EventStream = "gateway/buffer";
 
+    /// <summary>Consecutive failed commits after which the buffer reports Unhealthy (one makes it Degraded).</summary>
+    public const int FailedCommitsUnhealthy = 5;
+
     private readonly BufferOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -28,6 +31,10 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
     private readonly Lock _cursorGate = new();
     private readonly Dictionary<string, long> _cursors = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, long> _dirtyCursors = new(StringComparer.OrdinalIgnoreCase);
+    // Sinks configured in this run (each forwarder registers itself); only these are reported. Cursor rows
+    // of sinks no longer configured stay in the store (a sink taken out and put back resumes where it was)
+    // but are not listed: they hold nothing back, since records leave only by budget or age.
+    private readonly SortedSet<string> _sinks = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, bool> _sinkConnected = new(StringComparer.OrdinalIgnoreCase);
     private readonly CancellationTokenSource _stopping = new();
     private readonly long _walLimit;
@@ -44,11 +51,21 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
     private long _lastLowDiskLog;
     private long _lastBatchBytes;
     private long _fileBytes;
+    private long _maxFileBytes;
+    private long _fullCommits;
     private long _oldest;
     private volatile bool _ready;
     private int _stopped;
     private int _disposed;
     private volatile bool _writerFaulted;
+    private int _consecutiveFailures;
+    private string? _lastFailure;
+    private int _storeGeneration;
+    private volatile bool _quarantinedAtRuntime;
+    private string? _corruptionFound;
+    private Task? _backgroundCheck;
+    private volatile bool _checkDone;
+    private Microsoft.Data.Sqlite.SqliteConnection? _checkConnection;
 
     public RecordBuffer(BufferOptions options, TimeProvider time, ILogger<RecordBuffer> logger,
         LoopHeartbeatRegistry? heartbeats = null, IMeterFactory? meterFactory = null)
@@ -83,10 +100,30 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
 
     public long EvictedRecords => Interlocked.Read(ref _evicted);
 
+    /// <summary>
+    /// Largest store size (database + WAL) the writer measured: after every commit and its checkpoint (where
+    /// the file peaks) and around every eviction. A high-water mark for the budget, not a sample.
+    /// </summary>
+    public long MaxFileBytes => Interlocked.Read(ref _maxFileBytes);
+
+    /// <summary>Batches committed with <c>synchronous=FULL</c> (any Event/CommandAudit/Gap record in them, by default).</summary>
+    internal long FullCommits => Interlocked.Read(ref _fullCommits);
+
     /// <summary>Completes at the next commit; forwarders wait on it for live records.</summary>
     internal Task NextCommit => Volatile.Read(ref _commitSignal).Task;
 
     internal Action<RecordStore>? StoreOpenedForTests { get; set; }
+
+    internal RecordStore? StoreForTests => _store;
+
+    /// <summary>Returns an error to fail the next append with it (as SQLite would), or null to append normally.</summary>
+    internal Func<Microsoft.Data.Sqlite.SqliteException?>? AppendFaultForTests { get; set; }
+
+    /// <summary>Changes when a corrupt store was replaced while running: readers must reopen the file.</summary>
+    internal int StoreGeneration => Volatile.Read(ref _storeGeneration);
+
+    /// <summary>Commits (or writer rounds) that failed in a row; 0 after a success.</summary>
+    public int ConsecutiveFailures => Volatile.Read(ref _consecutiveFailures);
 
     /// <summary>Opens the store (bounded work, independent of the backlog) and starts the writer.</summary>
     public void Start()
@@ -96,8 +133,26 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             return;
         }
 
-        var store = RecordStore.Open(_options.DatabasePath, _options.IntegrityCheckTimeout, _time, out var report);
-        store.ConfigureWal(_walLimit);
+        RecordStore store;
+        StoreOpenReport report;
+        try
+        {
+            store = RecordStore.Open(_options.DatabasePath, _options.IntegrityCheckTimeout, _time, out report);
+            store.ConfigureWal(_walLimit);
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+        {
+            // Not corruption (that is quarantined above): a directory that cannot be created or written, a full
+            // disk, a file we may not open. Nothing can be stored, so start-up fails with a message naming the
+            // key and the file; the daemon prints it and exits with its configuration exit code.
+            BufferLog.OpenFailed(_logger, _options.DatabasePath, ex);
+            throw new OptionsValidationFailedException(
+            [
+                $"Buffer:DataDirectory: cannot open the record store {_options.DatabasePath}: {ex.Message} "
+                + "(the directory must be writable by the service user, on a disk with free space)",
+            ]);
+        }
+
         StoreOpenedForTests?.Invoke(store);
         foreach (var (sink, seq) in store.LoadCursors())
         {
@@ -107,7 +162,7 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         _store = store;
         Volatile.Write(ref _committed, store.LastSequence);
         Volatile.Write(ref _oldest, store.OldestSequence());
-        Volatile.Write(ref _fileBytes, store.FileBytes());
+        NoteFileBytes(store);
         if (report.QuarantinedTo is not null)
         {
             QuarantinedTo = report.QuarantinedTo;
@@ -129,6 +184,72 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         var beat = _heartbeats?.Register("buffer-writer", TimeSpan.FromSeconds(30) + _options.MaintenanceInterval);
         _writer = Task.Run(() => WriterLoopAsync(beat));
         _ready = true;
+        if (!report.IntegrityCheckCompleted && store.LastSequence > 0 && report.QuarantinedTo is null && File.Exists(_options.DatabasePath))
+        {
+            // The time-boxed check did not cover the store: finish it after READY, on a read connection (WAL
+            // readers never block the writer).
+            _backgroundCheck = Task.Run(BackgroundIntegrityCheck);
+        }
+    }
+
+    /// <summary>True once the background integrity check ran to its end (found nothing or found damage).</summary>
+    internal bool BackgroundCheckCompleted { get => _checkDone; private set => _checkDone = value; }
+
+    private void BackgroundIntegrityCheck()
+    {
+        try
+        {
+            using var conn = RecordStore.OpenReader(_options.DatabasePath);
+            Volatile.Write(ref _checkConnection, conn);
+            if (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = "PRAGMA quick_check(5);";
+            var problems = new List<string>();
+            using (var r = cmd.ExecuteReader())
+            {
+                while (r.Read())
+                {
+                    problems.Add(r.GetString(0));
+                }
+            }
+
+            if (problems is not ["ok"])
+            {
+                Found("quick_check: " + string.Join("; ", problems));
+            }
+            else
+            {
+                BufferLog.BackgroundCheckPassed(_logger);
+            }
+
+            BackgroundCheckCompleted = true;
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException ex) when (RecordStore.IsCorruption(ex))
+        {
+            Found(ex.Message);
+            BackgroundCheckCompleted = true;
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode == 9 /* INTERRUPT: stopping */)
+        {
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            BufferLog.WriterLoopError(_logger, ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _checkConnection, null);
+        }
+
+        void Found(string reason)
+        {
+            BufferLog.BackgroundCheckFailed(_logger, reason);
+            Volatile.Write(ref _corruptionFound, reason); // the writer quarantines at its next round
+        }
     }
 
     public bool TryWrite(TelemetryRecord record) => Offer(new IntakeItem(record, null));
@@ -211,6 +332,27 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
 
     internal void SetSinkConnected(string sink, bool connected) => _sinkConnected[sink] = connected;
 
+    /// <summary>
+    /// Makes a configured sink visible in the status and backlog metrics from the start, before it has
+    /// acknowledged anything (cursor "nothing acknowledged yet": its backlog is everything stored).
+    /// </summary>
+    internal void RegisterSink(string sink)
+    {
+        lock (_cursorGate)
+        {
+            _sinks.Add(sink);
+        }
+    }
+
+    /// <summary>Registered sinks with their cursors (0 when nothing was acknowledged yet).</summary>
+    private KeyValuePair<string, long>[] SinkCursors()
+    {
+        lock (_cursorGate)
+        {
+            return [.. _sinks.Select(s => new KeyValuePair<string, long>(s, _cursors.TryGetValue(s, out var c) ? c : 0))];
+        }
+    }
+
     private Dictionary<string, long>? TakeDirtyCursors()
     {
         lock (_cursorGate)
@@ -254,6 +396,11 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
                 beat?.Beat();
                 try
                 {
+                    if (Interlocked.Exchange(ref _corruptionFound, null) is { } damage)
+                    {
+                        TryReplaceCorruptStore(damage);
+                    }
+
                     if (!reader.TryPeek(out _))
                     {
                         var wait = reader.WaitToReadAsync().AsTask();
@@ -294,7 +441,7 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
                     if (maintenanceDue)
                     {
                         lastMaintenance = _time.GetTimestamp();
-                        Volatile.Write(ref _fileBytes, _store!.FileBytes());
+                        NoteFileBytes(_store!);
                     }
                 }
                 catch (Exception ex)
@@ -302,7 +449,13 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
                     // Classify-log-continue: the records of a failed batch were answered in CommitBatch.
                     BufferLog.WriterLoopError(_logger, ex);
                     Interlocked.Increment(ref _storeErrors);
+                    NoteFailure(ex.Message);
                     Metrics.StoreErrors.Add(1, new KeyValuePair<string, object?>("kind", "loop"));
+                    if (ex is Microsoft.Data.Sqlite.SqliteException se && RecordStore.IsCorruption(se))
+                    {
+                        TryReplaceCorruptStore(se.Message);
+                    }
+
                     foreach (var item in batch)
                     {
                         item.Done?.TrySetResult(new CommitResult(CommitStatus.StoreFailed, 0));
@@ -379,7 +532,20 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
 
         var cursors = TakeDirtyCursors();
         var started = _time.GetTimestamp();
-        var status = store.Append(records, durability, cursors, out var first, out var error);
+        var status = Append(store, records, durability, cursors, out var first, out var error);
+        if (status == StoreWriteStatus.Failed && error is { } corrupt && RecordStore.IsCorruption(corrupt) && TryReplaceCorruptStore(corrupt.Message))
+        {
+            // The fresh store takes this batch and every cursor; the old file is kept aside for inspection.
+            store = _store!;
+            if (cursors is not null)
+            {
+                ReturnDirtyCursors(cursors);
+            }
+
+            cursors = TakeDirtyCursors();
+            status = Append(store, records, durability, cursors, out first, out error);
+        }
+
         if (status == StoreWriteStatus.Full)
         {
             var n = Interlocked.Increment(ref _storeErrors);
@@ -393,7 +559,7 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             var used = SafeUsedBytes(store);
             Evict(Math.Max(used / 10, bytes * 2), null, EvictionReason.DiskFull);
             first = store.LastSequence + 1;
-            status = store.Append(records, durability, cursors, out first, out error);
+            status = Append(store, records, durability, cursors, out first, out error);
         }
 
         if (status != StoreWriteStatus.Committed)
@@ -404,6 +570,7 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             }
 
             var n = Interlocked.Increment(ref _storeErrors);
+            NoteFailure(error?.Message ?? status.ToString());
             Metrics.StoreErrors.Add(1, new KeyValuePair<string, object?>("kind", status == StoreWriteStatus.Full ? "disk_full" : "io"));
             if (RateLimit(ref _lastFullLog))
             {
@@ -425,6 +592,12 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         }
 
         _pendingGaps.Clear();
+        Volatile.Write(ref _consecutiveFailures, 0);
+        if (durability == Durability.Full)
+        {
+            Interlocked.Increment(ref _fullCommits);
+        }
+
         // The largest batch so far, not the last one: a small batch followed by a full one must not
         // push the file over the budget before the next check (batches vary more now that commits are fast).
         Interlocked.Exchange(ref _lastBatchBytes, Math.Max(Interlocked.Read(ref _lastBatchBytes), bytes));
@@ -445,12 +618,89 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             store.Checkpoint();
             Metrics.CheckpointLatency.Record(_time.GetElapsedTime(checkpointStarted).TotalSeconds);
         }
+
+        NoteFileBytes(store);
+    }
+
+    private StoreWriteStatus Append(RecordStore store, List<TelemetryRecord> records, Durability durability,
+        Dictionary<string, long>? cursors, out long first, out Microsoft.Data.Sqlite.SqliteException? error)
+    {
+        if (AppendFaultForTests?.Invoke() is { } fault)
+        {
+            first = 0;
+            error = fault;
+            return fault.SqliteErrorCode == 13 ? StoreWriteStatus.Full : StoreWriteStatus.Failed;
+        }
+
+        return store.Append(records, durability, cursors, out first, out error);
+    }
+
+    private void NoteFailure(string message)
+    {
+        Volatile.Write(ref _lastFailure, message);
+        Interlocked.Increment(ref _consecutiveFailures);
+    }
+
+    /// <summary>
+    /// SQLite said the file is corrupt while running: move it aside as at start (never deleted), continue on a
+    /// fresh store whose sequences continue above the old ones, re-persist every cursor, and say so (log,
+    /// counter, an event record upstream). Forwarders notice <see cref="StoreGeneration"/> and reopen.
+    /// </summary>
+    private bool TryReplaceCorruptStore(string reason)
+    {
+        var old = _store!;
+        var floor = old.LastSequence;
+        try
+        {
+            old.Dispose();
+            var movedTo = RecordStore.Quarantine(_options.DatabasePath, _time);
+            var store = RecordStore.Open(_options.DatabasePath, _options.IntegrityCheckTimeout, _time, out _, floor);
+            store.ConfigureWal(_walLimit);
+            _store = store;
+            lock (_cursorGate)
+            {
+                foreach (var (sink, seq) in _cursors)
+                {
+                    _dirtyCursors[sink] = seq;
+                }
+            }
+
+            QuarantinedTo = movedTo;
+            _quarantinedAtRuntime = true;
+            Interlocked.Increment(ref _storeGeneration);
+            Volatile.Write(ref _oldest, store.OldestSequence());
+            NoteFileBytes(store);
+            PublishCommitted(store.LastSequence);
+            Metrics.Quarantined.Add(1);
+            BufferLog.QuarantinedWhileRunning(_logger, reason, movedTo, floor);
+            var payload = JsonSerializer.SerializeToUtf8Bytes(
+                new StoreEventPayload("store_quarantined", reason, Path.GetFileName(movedTo)), BufferJson.Context.StoreEventPayload);
+            TryWrite(new TelemetryRecord(EventStream, RecordKind.Event, _time.GetUtcNow(), TimeSource.Unsynced, _time.GetTimestamp(), payload));
+            return true;
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException or StoreCorruptException)
+        {
+            // The writer keeps failing (and health says so) rather than losing track of the file.
+            BufferLog.QuarantineFailed(_logger, _options.DatabasePath, ex);
+            return false;
+        }
     }
 
     private void PublishCommitted(long sequence)
     {
         Volatile.Write(ref _committed, sequence);
         Interlocked.Exchange(ref _commitSignal, NewSignal()).TrySetResult();
+    }
+
+    private void NoteFileBytes(RecordStore store)
+    {
+        var bytes = store.FileBytes();
+        Volatile.Write(ref _fileBytes, bytes);
+        var max = Interlocked.Read(ref _maxFileBytes);
+        while (bytes > max && Interlocked.CompareExchange(ref _maxFileBytes, bytes, max) != max)
+        {
+            max = Interlocked.Read(ref _maxFileBytes);
+        }
     }
 
     private static long SafeUsedBytes(RecordStore store)
@@ -497,7 +747,7 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         {
             var target = (long)(limit * 0.85) - Interlocked.Read(ref _lastBatchBytes) * 2;
             Evict(Math.Max(used - target, 4096), null, reason);
-            Volatile.Write(ref _fileBytes, store.FileBytes());
+            NoteFileBytes(store);
         }
     }
 
@@ -510,7 +760,9 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             return;
         }
 
+        NoteFileBytes(store); // the delete's WAL frames, before the vacuum returns pages
         store.Compact();
+        NoteFileBytes(store);
         Volatile.Write(ref _oldest, store.OldestSequence());
         Interlocked.Add(ref _evicted, evicted);
         Metrics.Evicted.Add(evicted, new KeyValuePair<string, object?>("reason", ReasonTag(reason)));
@@ -570,14 +822,8 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         var count = RecordStore.CountAfter(conn, 0);
         var committed = CommittedSequence;
         var sinks = new List<SinkStatus>();
-        KeyValuePair<string, long>[] cursors;
-        lock (_cursorGate)
-        {
-            cursors = [.. _cursors];
-        }
-
         DateTimeOffset? oldestUnsent = null;
-        foreach (var (sink, cursor) in cursors.OrderBy(c => c.Key, StringComparer.Ordinal))
+        foreach (var (sink, cursor) in SinkCursors())
         {
             var (_, wall) = RecordStore.FirstAfter(conn, cursor);
             var backlog = RecordStore.CountAfter(conn, cursor);
@@ -598,10 +844,7 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
     private IEnumerable<Measurement<long>> BacklogMeasurements()
     {
         var committed = CommittedSequence;
-        lock (_cursorGate)
-        {
-            return [.. _cursors.Select(c => new Measurement<long>(Lag(committed, c.Value), new KeyValuePair<string, object?>("sink", c.Key)))];
-        }
+        return [.. SinkCursors().Select(c => new Measurement<long>(Lag(committed, c.Value), new KeyValuePair<string, object?>("sink", c.Key)))];
     }
 
     private IEnumerable<Measurement<double>> BacklogAgeMeasurements()
@@ -614,12 +857,7 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         try
         {
             using var conn = RecordStore.OpenReader(_options.DatabasePath);
-            KeyValuePair<string, long>[] cursors;
-            lock (_cursorGate)
-            {
-                cursors = [.. _cursors];
-            }
-
+            var cursors = SinkCursors();
             var now = _time.GetUtcNow();
             return [.. cursors.Select(c => new Measurement<double>(
                 RecordStore.FirstAfter(conn, c.Value).WallClock is { } w ? Math.Max(0, (now - w).TotalSeconds) : 0,
@@ -641,13 +879,28 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             ["evicted"] = EvictedRecords,
             ["store_errors"] = Interlocked.Read(ref _storeErrors),
         };
+        var failures = ConsecutiveFailures;
+        details["consecutive_failures"] = failures;
         if (!_ready || _writerFaulted || _writer is { IsCompleted: true })
         {
             yield return new ComponentHealth("buffer", HealthState.Unhealthy, "record buffer not running", details);
         }
+        else if (failures >= FailedCommitsUnhealthy)
+        {
+            yield return new ComponentHealth("buffer", HealthState.Unhealthy,
+                $"{failures} commits in a row failed; records are not being stored (last error: {Volatile.Read(ref _lastFailure)})", details);
+        }
+        else if (failures > 0)
+        {
+            yield return new ComponentHealth("buffer", HealthState.Degraded,
+                $"the last commit failed and its records were dropped (counted as a gap); retrying (error: {Volatile.Read(ref _lastFailure)})", details);
+        }
         else if (QuarantinedTo is not null)
         {
-            yield return new ComponentHealth("buffer", HealthState.Degraded, "a corrupt store was quarantined at start", details);
+            details["quarantined_to"] = Path.GetFileName(QuarantinedTo);
+            yield return new ComponentHealth("buffer", HealthState.Degraded,
+                _quarantinedAtRuntime ? "the store turned out corrupt while running; it was moved aside and a fresh store is in use"
+                    : "a corrupt store was quarantined at start", details);
         }
         else
         {
@@ -666,6 +919,15 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         _intake.Writer.TryComplete();
         _stopping.Cancel();
         _ready = false;
+        if (_backgroundCheck is not null)
+        {
+            if (Volatile.Read(ref _checkConnection)?.Handle is { } handle)
+            {
+                SQLitePCL.raw.sqlite3_interrupt(handle);
+            }
+
+            await _backgroundCheck.ConfigureAwait(false);
+        }
         if (_writer is not null)
         {
             try

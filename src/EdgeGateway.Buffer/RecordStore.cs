@@ -75,7 +75,7 @@ internal sealed class RecordStore : IDisposable
     /// Opens (or creates) the store. A file that SQLite cannot read as a database, or that fails the
     /// bounded integrity check, is renamed aside with a UTC time stamp and a fresh store is created.
     /// </summary>
-    public static RecordStore Open(string path, TimeSpan integrityCheckTimeout, TimeProvider time, out StoreOpenReport report)
+    public static RecordStore Open(string path, TimeSpan integrityCheckTimeout, TimeProvider time, out StoreOpenReport report, long floorSequence = 0)
     {
         var started = time.GetTimestamp();
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
@@ -86,13 +86,13 @@ internal sealed class RecordStore : IDisposable
         bool checkCompleted;
         try
         {
-            checkCompleted = store.OpenCore(integrityCheckTimeout, floorSequence: 0);
+            checkCompleted = store.OpenCore(integrityCheckTimeout, floorSequence);
         }
         catch (Exception ex) when (ex is StoreCorruptException || (ex is SqliteException se && IsCorruption(se)))
         {
             store.CloseConnection();
             reason = ex.Message;
-            recoveredSeq = TryRecoverLastSequence(path);
+            recoveredSeq = Math.Max(floorSequence, TryRecoverLastSequence(path));
             movedTo = Quarantine(path, time);
             store = new RecordStore(path);
             checkCompleted = store.OpenCore(integrityCheckTimeout, floorSequence: recoveredSeq);
@@ -102,7 +102,7 @@ internal sealed class RecordStore : IDisposable
         return store;
     }
 
-    private static bool IsCorruption(SqliteException ex) => ex.SqliteErrorCode is 11 /* CORRUPT */ or 26 /* NOTADB */;
+    internal static bool IsCorruption(SqliteException ex) => ex.SqliteErrorCode is 11 /* CORRUPT */ or 26 /* NOTADB */;
 
     private bool OpenCore(TimeSpan integrityCheckTimeout, long floorSequence)
     {
@@ -231,7 +231,7 @@ internal sealed class RecordStore : IDisposable
     }
 
     /// <summary>Moves the file and its WAL/SHM aside as <c>NAME.corrupt-yyyyMMddTHHmmssZ</c>; never deletes.</summary>
-    private static string Quarantine(string path, TimeProvider time)
+    internal static string Quarantine(string path, TimeProvider time)
     {
         SqliteConnection.ClearAllPools();
         var stamp = time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
@@ -619,6 +619,9 @@ internal sealed class RecordStore : IDisposable
     }
 
     internal void SetMaxPageCountForTests(long pages) => Exec($"PRAGMA max_page_count={pages};");
+
+    /// <summary>The writer connection's <c>PRAGMA synchronous</c> (1 NORMAL, 2 FULL): the level the last batch committed with.</summary>
+    internal long SynchronousForTests() => Convert.ToInt64(Scalar("PRAGMA synchronous;"), CultureInfo.InvariantCulture);
 
     public static TelemetryRecord GapRecord(GapInfo gap, DateTimeOffset now)
     {

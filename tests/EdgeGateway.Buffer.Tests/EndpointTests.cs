@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using EdgeGateway.Buffer.Upstream;
 using EdgeGateway.Records;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -34,6 +35,9 @@ public sealed class EndpointTests(ITestOutputHelper output) : IAsyncLifetime
             ["Buffer:BatchInterval"] = "00:00:00.005",
         });
         builder.Services.AddRecordBuffer(builder.Configuration.GetSection("Buffer"));
+        // One sink that acknowledges everything, one whose link has been down since the first start.
+        builder.Services.AddSingleton<IUpstreamSink>(new ScriptedSink("acking") { AutoAck = true });
+        builder.Services.AddSingleton<IUpstreamSink>(new ScriptedSink("uplink") { NextResult = SinkSendResult.Disconnected });
         _app = builder.Build();
         _app.MapBufferEndpoints();
         await _app.StartAsync().WithTimeout();
@@ -67,6 +71,82 @@ public sealed class EndpointTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(JsonValueKind.Array, json.GetProperty("sinks").ValueKind);
         _logs.AssertNoUnexpectedErrors();
     }
+
+    [Fact]
+    public async Task Every_configured_sink_is_listed_with_cursor_lag_backlog_and_connection_even_before_its_first_ack()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var wall = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, now.Second, TimeSpan.Zero).AddMinutes(-2); // whole µs: the store keeps microseconds
+        long last = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            last = (await _buffer.WriteAsync(Kit.Rec("drone/t1/state", i) with { WallClock = wall.AddSeconds(i) }).WithTimeout()).Sequence;
+        }
+
+        JsonElement json = default;
+        await TaskTimeouts.Eventually(() =>
+        {
+            json = GetJsonAsync("/api/buffer", HttpStatusCode.OK).GetAwaiter().GetResult();
+            return Sink(json, "acking").GetProperty("cursor").GetInt64() == last;
+        }, "the acknowledging sink's cursor reaches the last record");
+
+        Assert.Equal(["acking", "uplink"], json.GetProperty("sinks").EnumerateArray().Select(k => k.GetProperty("name").GetString()));
+        var acking = Sink(json, "acking");
+        Assert.Equal(0, acking.GetProperty("lag").GetInt64());
+        Assert.Equal(0, acking.GetProperty("backlog").GetInt64());
+        Assert.Equal(JsonValueKind.Null, acking.GetProperty("oldest_unsent").ValueKind);
+        Assert.True(acking.GetProperty("connected").GetBoolean());
+
+        // Never connected, never acknowledged: backlog is everything committed, its age is the oldest record's.
+        var uplink = Sink(json, "uplink");
+        Assert.Equal(0, uplink.GetProperty("cursor").GetInt64());
+        Assert.Equal(5, uplink.GetProperty("lag").GetInt64());
+        Assert.Equal(5, uplink.GetProperty("backlog").GetInt64());
+        Assert.Equal(wall, uplink.GetProperty("oldest_unsent").GetDateTimeOffset());
+        Assert.False(uplink.GetProperty("connected").GetBoolean());
+        Assert.Equal(wall, json.GetProperty("oldest_unsent").GetDateTimeOffset());
+
+        // The same numbers on the backlog gauges (this app's meter only: other tests run buffers in parallel).
+        var factory = _app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var gauges = Kit.ReadGauges(factory);
+        Assert.Equal(5, gauges[("edge_buffer_backlog_records", "uplink")]);
+        Assert.Equal(0, gauges[("edge_buffer_backlog_records", "acking")]);
+        Assert.InRange(gauges[("edge_buffer_backlog_age_seconds", "uplink")], 110, 3600);
+        Assert.Equal(0, gauges[("edge_buffer_backlog_age_seconds", "acking")]);
+        _logs.AssertNoUnexpectedErrors();
+    }
+
+    [Fact]
+    public async Task Buffer_and_telemetry_answer_503_when_the_buffer_is_not_running()
+    {
+        await _app.Services.GetRequiredService<RecordBuffer>().StopAsync().WithTimeout();
+        foreach (var url in new[] { "/api/buffer", "/api/telemetry", "/api/telemetry?stream=drone/t1/state&after_seq=0&limit=5" })
+        {
+            var json = await GetJsonAsync(url, HttpStatusCode.ServiceUnavailable);
+            Assert.False(json.GetProperty("success").GetBoolean());
+            Assert.Contains("not running", json.GetProperty("error").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Non_json_payloads_come_back_as_payload_base64_and_json_ones_as_payload()
+    {
+        byte[] binary = [0xff, 0x00, 0x7b, 0x01, 0xfe];
+        var t = TimeProvider.System;
+        await _buffer.WriteAsync(new TelemetryRecord("sensor/raw0", RecordKind.SensorReading, t.GetUtcNow(), TimeSource.Unsynced, t.GetTimestamp(), binary)).WithTimeout();
+        await _buffer.WriteAsync(Kit.Rec("sensor/raw0", 7, RecordKind.SensorReading)).WithTimeout();
+        var json = await GetJsonAsync("/api/telemetry?stream=sensor/raw0", HttpStatusCode.OK);
+        var records = json.GetProperty("records").EnumerateArray().ToList();
+        Assert.Equal(2, records.Count);
+        Assert.Equal(JsonValueKind.Null, records[0].GetProperty("payload").ValueKind);
+        Assert.Equal(binary, Convert.FromBase64String(records[0].GetProperty("payload_base64").GetString()!));
+        Assert.Equal("unsynced", records[0].GetProperty("time_source").GetString());
+        Assert.Equal(7, records[1].GetProperty("payload").GetProperty("n").GetInt64());
+        Assert.Equal(JsonValueKind.Null, records[1].GetProperty("payload_base64").ValueKind);
+    }
+
+    private static JsonElement Sink(JsonElement status, string name)
+        => status.GetProperty("sinks").EnumerateArray().Single(k => k.GetProperty("name").GetString() == name);
 
     [Fact]
     public async Task Telemetry_history_pages_by_stream_and_after_seq()

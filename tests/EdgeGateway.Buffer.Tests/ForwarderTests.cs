@@ -130,10 +130,13 @@ public sealed class ForwarderTests(ITestOutputHelper output) : IDisposable
         await using var buffer = Kit.Buffer(Kit.Options(_dir.Path), _logs);
         buffer.Start();
         var seqs = await WriteAsync(buffer, 5);
-        var sink = new ScriptedSink { AutoAck = true, NextResult = SinkSendResult.Disconnected };
+        using var rewinds = new Kit.CounterProbe("edge_forwarder_rewinds");
+        var sink = new ScriptedSink { AutoAck = true, NextResult = SinkSendResult.Failed };
         await using var forwarder = new UpstreamForwarder(buffer, sink, Fast(), TimeProvider.System, _logs.For<UpstreamForwarder>());
         forwarder.Start();
-        await TaskTimeouts.Eventually(() => forwarder.Rewinds >= 3, "retries while the link is down");
+        await TaskTimeouts.Eventually(() => forwarder.Rewinds >= 2 && rewinds["nack"] >= 2, () => $"retries while the sink refuses, counted with reason nack: {rewinds["nack"]}");
+        sink.NextResult = SinkSendResult.Disconnected;
+        await TaskTimeouts.Eventually(() => forwarder.Rewinds >= 4, "retries while the link is down");
         Assert.Equal(seqs[0] - 1, forwarder.Cursor);
         sink.NextResult = SinkSendResult.Sent;
         await TaskTimeouts.Eventually(() => forwarder.Cursor == seqs[^1], "delivered once the link is back");
@@ -175,12 +178,14 @@ public sealed class ForwarderTests(ITestOutputHelper output) : IDisposable
         await using var buffer = Kit.Buffer(Kit.Options(_dir.Path), _logs);
         buffer.Start();
         var seqs = await WriteAsync(buffer, 3);
+        using var rewinds = new Kit.CounterProbe("edge_forwarder_rewinds");
         var sink = new ScriptedSink();
         await using var forwarder = new UpstreamForwarder(buffer, sink, Fast(o => o.AckTimeout = TimeSpan.FromMilliseconds(300)), TimeProvider.System, _logs.For<UpstreamForwarder>());
         forwarder.Start();
         await TaskTimeouts.Eventually(() => sink.Sent.Count >= 6, "sent twice after the ack timeout");
         Assert.Equal(seqs, sink.Sent.Take(3).Select(r => r.Sequence));
         Assert.Equal(seqs, sink.Sent.Skip(3).Take(3).Select(r => r.Sequence));
+        await TaskTimeouts.Eventually(() => rewinds["ack_timeout"] >= 1, "the rewind is counted with reason ack_timeout");
     }
 
     [Fact]
@@ -188,22 +193,28 @@ public sealed class ForwarderTests(ITestOutputHelper output) : IDisposable
     {
         await using var buffer = Kit.Buffer(Kit.Options(_dir.Path), _logs);
         buffer.Start();
-        for (var i = 0; i < 999; i++)
+        await FillAsync(buffer, 1000, padding: 0);
+        var sink = new ScriptedSink { AutoAck = true };
+        // The governor runs on a manual clock: what it may send is fixed by the time the test lets pass.
+        var time = new ManualTimeProvider();
+        await using var forwarder = new UpstreamForwarder(buffer, sink, Fast(o => { o.MaxRecordsPerSecond = 200; o.BatchSize = 50; }), time, _logs.For<UpstreamForwarder>());
+        forwarder.Start();
+
+        // The start burst is one batch; with time frozen nothing more goes out.
+        await TaskTimeouts.Eventually(() => sink.Sent.Count == 50, "the first batch is sent at once");
+        await Task.Delay(200);
+        Assert.Equal(50, sink.Sent.Count);
+
+        for (var step = 1; step <= 4; step++)
         {
-            buffer.TryWrite(Kit.Rec("drone/t1/state", i));
+            time.Advance(TimeSpan.FromMilliseconds(250)); // 200 records/s x 0.25 s = 50 more
+            var expected = 50 + (50 * step);
+            await TaskTimeouts.Eventually(() => Nudged(forwarder, sink.Sent.Count >= expected - 1), () => $"step {step}: {sink.Sent.Count} sent, expected {expected}");
+            await Task.Delay(100);
+            Assert.InRange(sink.Sent.Count, expected - 1, expected);
         }
 
-        await buffer.WriteAsync(Kit.Rec("drone/t1/state", 999)).WithTimeout();
-        var sink = new ScriptedSink { AutoAck = true };
-        await using var forwarder = new UpstreamForwarder(buffer, sink, Fast(o => { o.MaxRecordsPerSecond = 200; o.BatchSize = 50; }), TimeProvider.System, _logs.For<UpstreamForwarder>());
-        var started = DateTime.UtcNow;
-        forwarder.Start();
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
-        var sent = sink.Sent.Count;
-        var elapsed = (DateTime.UtcNow - started).TotalSeconds;
-        // Burst of one second's worth plus the rate; never the whole backlog at once.
-        Assert.True(sent <= 200 + (200 * elapsed) + 50, $"sent {sent} in {elapsed:0.00} s");
-        Assert.True(sent >= 150, $"sent only {sent}");
+        Assert.Equal(sink.Sent.Select(r => r.Sequence).Order(), sink.Sent.Select(r => r.Sequence));
     }
 
     [Fact]
@@ -211,21 +222,26 @@ public sealed class ForwarderTests(ITestOutputHelper output) : IDisposable
     {
         await using var buffer = Kit.Buffer(Kit.Options(_dir.Path), _logs);
         buffer.Start();
-        for (var i = 0; i < 199; i++)
-        {
-            buffer.TryWrite(Kit.Rec("drone/t1/state", i, padding: 980)); // ~1 kB each
-        }
-
-        await buffer.WriteAsync(Kit.Rec("drone/t1/state", 199, padding: 980)).WithTimeout();
+        await FillAsync(buffer, 200, padding: 980); // ~1 kB each
         var sink = new ScriptedSink { AutoAck = true };
-        await using var forwarder = new UpstreamForwarder(buffer, sink, Fast(o => o.MaxBytesPerSecond = 20_000), TimeProvider.System, _logs.For<UpstreamForwarder>());
-        var started = DateTime.UtcNow;
+        var time = new ManualTimeProvider();
+        await using var forwarder = new UpstreamForwarder(buffer, sink, Fast(o => o.MaxBytesPerSecond = 20_000), time, _logs.For<UpstreamForwarder>());
         forwarder.Start();
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
-        var bytes = sink.Sent.Sum(r => r.Payload.Length + r.Stream.Length);
-        var elapsed = (DateTime.UtcNow - started).TotalSeconds;
-        Assert.True(bytes <= 20_000 + (20_000 * elapsed) + 1100, $"sent {bytes} B in {elapsed:0.00} s");
-        Assert.True(bytes >= 15_000, $"sent only {bytes} B");
+        long Bytes() => sink.Sent.Sum(r => r.Payload.Length + r.Stream.Length);
+        const long record = 1020; // the largest record; a send may overdraw the bucket by one
+
+        // One second's worth at start, then 20 kB per second of (manual) time, never the 200 kB backlog.
+        await TaskTimeouts.Eventually(() => Bytes() >= 20_000 - record, () => $"start burst: {Bytes()} B");
+        await Task.Delay(200);
+        Assert.InRange(Bytes(), 20_000 - record, 20_000 + record);
+        for (var step = 1; step <= 4; step++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(500));
+            var expected = 20_000 + (10_000 * step);
+            await TaskTimeouts.Eventually(() => Nudged(forwarder, Bytes() >= expected - (2 * record)), () => $"step {step}: {Bytes()} B sent, expected about {expected}");
+            await Task.Delay(100);
+            Assert.InRange(Bytes(), expected - (2 * record), expected + record);
+        }
     }
 
     [Fact]
@@ -233,28 +249,66 @@ public sealed class ForwarderTests(ITestOutputHelper output) : IDisposable
     {
         await using var buffer = Kit.Buffer(Kit.Options(_dir.Path), _logs);
         buffer.Start();
-        for (var i = 0; i < 2999; i++)
-        {
-            buffer.TryWrite(Kit.Rec("drone/t1/state", i));
-        }
-
-        var backlogEnd = (await buffer.WriteAsync(Kit.Rec("drone/t1/state", 2999)).WithTimeout()).Sequence;
+        var backlogEnd = await FillAsync(buffer, 3000, padding: 0);
         var sink = new ScriptedSink { AutoAck = true };
+        var time = new ManualTimeProvider();
         var options = Fast(o => { o.LiveShare = 0.25; o.CatchUpThreshold = 100; o.MaxRecordsPerSecond = 1000; o.BatchSize = 50; });
-        await using var forwarder = new UpstreamForwarder(buffer, sink, options, TimeProvider.System, _logs.For<UpstreamForwarder>());
+        await using var forwarder = new UpstreamForwarder(buffer, sink, options, time, _logs.For<UpstreamForwarder>());
         forwarder.Start();
-        await Task.Delay(300);
+        await TaskTimeouts.Eventually(() => sink.Sent.Count == 50, "the first backlog batch is sent");
+
+        // Live records arrive while the governor holds the backlog back (time frozen).
         var live = new List<long>();
         for (var i = 0; i < 20; i++)
         {
             live.Add((await buffer.WriteAsync(Kit.Rec("drone/t1/live", i)).WithTimeout()).Sequence);
-            await Task.Delay(20);
         }
 
-        await TaskTimeouts.Eventually(() => live.All(s => sink.Sent.Any(r => r.Sequence == s)), "live records reach the sink");
-        Assert.True(sink.Sent.Count(r => r.Sequence <= backlogEnd) < 3000, "live records went out before the backlog finished");
-        await TaskTimeouts.Eventually(() => forwarder.Cursor >= live[^1], "cursor covers backlog and live once both are acknowledged", TimeSpan.FromSeconds(30));
+        time.Advance(TimeSpan.FromMilliseconds(100)); // 100 more records may go
+        await TaskTimeouts.Eventually(() => Nudged(forwarder, live.All(s => sink.Sent.Any(r => r.Sequence == s))), "live records reach the sink");
+        var backlogSent = sink.Sent.Count(r => r.Sequence <= backlogEnd);
+        Assert.InRange(backlogSent, 50, 150); // far from the 3000 of the backlog
+        await TaskTimeouts.Eventually(() =>
+        {
+            if (forwarder.Cursor >= live[^1])
+            {
+                return true;
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(200));
+            return false;
+        }, "cursor covers backlog and live once both are acknowledged", TimeSpan.FromSeconds(60));
+        Assert.Equal(0, forwarder.Rewinds);
+        Assert.Equal(3020, sink.Sent.Count);
         Assert.Equal(3020, sink.Sent.Select(r => r.Sequence).Distinct().Count());
+    }
+
+    /// <summary>
+    /// Wakes the forwarder with an acknowledgement of a sequence that was never sent (ignored). On a manual
+    /// clock a pacing timer the forwarder created while <see cref="ManualTimeProvider.Advance"/> was moving
+    /// time is due after the new time and would never fire; a real clock always gets there.
+    /// </summary>
+    private static bool Nudged(UpstreamForwarder forwarder, bool condition)
+    {
+        if (!condition)
+        {
+            forwarder.Acknowledge(0);
+        }
+
+        return condition;
+    }
+
+    /// <summary>Commits a backlog of <paramref name="count"/> records; returns the last sequence.</summary>
+    private static async Task<long> FillAsync(RecordBuffer buffer, int count, int padding)
+    {
+        for (var i = 0; i < count - 1; i++)
+        {
+            Assert.True(buffer.TryWrite(Kit.Rec("drone/t1/state", i, padding: padding)));
+        }
+
+        var last = await buffer.WriteAsync(Kit.Rec("drone/t1/state", count - 1, padding: padding)).WithTimeout();
+        Assert.Equal(CommitStatus.Committed, last.Status);
+        return last.Sequence;
     }
 
     [Fact]

@@ -88,6 +88,42 @@ internal static class Kit
         }
     }
 
+    /// <summary>
+    /// Reads every observable gauge of the buffer meter created by <paramref name="factory"/> once:
+    /// (instrument, last tag value) to value. Other buffers' meters (tests run in parallel) are ignored.
+    /// </summary>
+    public static Dictionary<(string Instrument, string Tag), double> ReadGauges(IMeterFactory factory)
+    {
+        var values = new Dictionary<(string, string), double>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (i, l) =>
+        {
+            if (i.Meter.Name == BufferMetrics.MeterName && ReferenceEquals(i.Meter.Scope, factory))
+            {
+                l.EnableMeasurementEvents(i);
+            }
+        };
+        void Record(Instrument i, double v, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var key = "";
+            foreach (var t in tags)
+            {
+                key = t.Value?.ToString() ?? "";
+            }
+
+            lock (values)
+            {
+                values[(i.Name, key)] = v;
+            }
+        }
+
+        listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
+        listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return values;
+    }
+
     /// <summary>Sums a counter of the buffer's meter, by tag value if given.</summary>
     public sealed class CounterProbe : IDisposable
     {

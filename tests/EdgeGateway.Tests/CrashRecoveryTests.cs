@@ -30,22 +30,74 @@ public sealed class CrashRecoveryTests : IDisposable
         // The records the first run reported committed, read back after the crash from a restarted daemon.
         await using var second = GatewayProcess.Start(args);
         await TaskTimeouts.Eventually(() => TryStatus(http) is not null, () => "the restarted daemon answers\n" + second.Output, TimeSpan.FromSeconds(45));
-        var afterRestart = await AllSequences(http);
-        var committedBeforeKill = afterRestart.Where(s => s <= reportedCommitted).ToList();
+        var afterRestart = await AllRecords(http);
+        Assert.True(afterRestart.Count(r => r.Seq <= reportedCommitted) >= 3000,
+            $"only {afterRestart.Count(r => r.Seq <= reportedCommitted)} records at or below the reported watermark {reportedCommitted}");
 
-        Assert.Equal(afterRestart.Count, afterRestart.Distinct().Count());
-        Assert.True(committedBeforeKill.Count >= 3000, $"only {committedBeforeKill.Count} records at or below the reported watermark {reportedCommitted}");
-        Assert.Contains(reportedCommitted, afterRestart);
+        // Every sequence from the first record up to the reported watermark is there (a hole only where a gap
+        // record says records were evicted), and no record was stored twice under two sequences.
+        AssertContiguous(afterRestart, reportedCommitted);
+        AssertNoRecordStoredTwice(afterRestart);
 
-        // New records continue upward from where the crashed run stopped.
-        var maxAfterCrash = afterRestart.Max();
+        // New records continue upward right after the crashed run's last one, with nothing in between lost.
+        var maxAfterCrash = afterRestart[^1].Seq;
         await TaskTimeouts.Eventually(() => (TryStatus(http)?.GetProperty("committed_sequence").GetInt64() ?? 0) > maxAfterCrash + 100,
             "the restarted daemon commits new records", TimeSpan.FromSeconds(30));
-        var later = await AllSequences(http);
-        Assert.Equal(later.Count, later.Distinct().Count());
-        Assert.True(later.Where(s => s > maxAfterCrash).Min() > maxAfterCrash);
-        Assert.Equal(later.OrderBy(s => s), later);
+        var later = await AllRecords(http);
+        Assert.True(later[^1].Seq > maxAfterCrash + 100);
+        AssertContiguous(later, later[^1].Seq);
+        AssertNoRecordStoredTwice(later);
+        var laterBySeq = later.ToDictionary(r => r.Seq);
+        Assert.All(afterRestart, r => Assert.Equal(r, laterBySeq[r.Seq])); // the restart rewrote nothing
+
+        // The API returns what the store holds: stop the daemon and read the file itself.
+        second.Signal(GatewayProcess.SigTerm);
+        await second.WaitForExitAsync();
+        var dbPath = Path.Combine(_dataDir, "buffer.db");
+        Assert.True(File.Exists(dbPath), $"no store at {dbPath}");
+        var inFile = new List<long>();
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={dbPath};Mode=ReadOnly;Pooling=False"))
+        {
+            db.Open();
+            using var cmd = db.CreateCommand();
+            cmd.CommandText = "SELECT seq FROM records WHERE seq <= $max ORDER BY seq;";
+            cmd.Parameters.AddWithValue("$max", later[^1].Seq);
+            using var reader = cmd.ExecuteReader();
+            while (reader.Read())
+            {
+                inFile.Add(reader.GetInt64(0));
+            }
+        }
+
+        Assert.Equal(inFile, later.Select(r => r.Seq));
     }
+
+    /// <summary>Sequences from the first stored record to <paramref name="upTo"/> have no hole that no gap record explains.</summary>
+    private static void AssertContiguous(List<StoredRecord> records, long upTo)
+    {
+        var evicted = records.Where(r => r.Kind == "gap" && r.GapFrom is not null).Select(r => (From: r.GapFrom!.Value, To: r.GapTo!.Value)).ToList();
+        var seqs = records.Select(r => r.Seq).Where(s => s <= upTo).ToList();
+        Assert.Contains(upTo, seqs);
+        for (var i = 1; i < seqs.Count; i++)
+        {
+            Assert.True(seqs[i] > seqs[i - 1], $"sequence {seqs[i]} after {seqs[i - 1]}");
+            for (var missing = seqs[i - 1] + 1; missing < seqs[i]; missing++)
+            {
+                Assert.True(evicted.Any(g => g.From <= missing && missing <= g.To),
+                    $"sequence {missing} is missing between {seqs[i - 1]} and {seqs[i]} and no gap record covers it");
+            }
+        }
+    }
+
+    /// <summary>A record committed twice would come back twice with the same stream, capture timestamp and payload.</summary>
+    private static void AssertNoRecordStoredTwice(List<StoredRecord> records)
+    {
+        var twice = records.Where(r => r.Kind != "gap").GroupBy(r => (r.Stream, r.Monotonic, r.Payload)).Where(g => g.Count() > 1)
+            .Select(g => string.Join(",", g.Select(r => r.Seq))).ToList();
+        Assert.True(twice.Count == 0, "stored twice under sequences: " + string.Join("; ", twice.Take(5)));
+    }
+
+    private sealed record StoredRecord(long Seq, string Stream, string Kind, long Monotonic, string Payload, long? GapFrom, long? GapTo);
 
     private static async Task WaitForCommitted(HttpClient http, int atLeastRecords, GatewayProcess process)
     {
@@ -67,10 +119,10 @@ public sealed class CrashRecoveryTests : IDisposable
         }
     }
 
-    /// <summary>Every sequence in the store, paging through /api/telemetry.</summary>
-    private static async Task<List<long>> AllSequences(HttpClient http)
+    /// <summary>Every record in the store, paging through /api/telemetry.</summary>
+    private static async Task<List<StoredRecord>> AllRecords(HttpClient http)
     {
-        var all = new List<long>();
+        var all = new List<StoredRecord>();
         long after = 0;
         while (true)
         {
@@ -83,7 +135,18 @@ public sealed class CrashRecoveryTests : IDisposable
 
             foreach (var r in records.EnumerateArray())
             {
-                all.Add(r.GetProperty("seq").GetInt64());
+                var payload = r.GetProperty("payload");
+                var kind = r.GetProperty("kind").GetString()!;
+                long? from = null;
+                long? to = null;
+                if (kind == "gap" && payload.TryGetProperty("from_seq", out var f) && f.ValueKind == JsonValueKind.Number)
+                {
+                    from = f.GetInt64();
+                    to = payload.GetProperty("to_seq").GetInt64();
+                }
+
+                all.Add(new StoredRecord(r.GetProperty("seq").GetInt64(), r.GetProperty("stream").GetString()!, kind,
+                    r.GetProperty("monotonic_ts").GetInt64(), payload.GetRawText() + r.GetProperty("payload_base64").GetRawText(), from, to));
             }
 
             after = page.GetProperty("next_after_seq").GetInt64();

@@ -64,6 +64,8 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
 
     public void Start()
     {
+        // Visible in the status and backlog metrics from now on, even if the link never comes up.
+        _buffer.RegisterSink(_sink.Name);
         _loop ??= Task.Run(() => RunAsync(_stop.Token));
     }
 
@@ -93,6 +95,7 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
         SqliteConnection? conn = null;
         try
         {
+            var generation = _buffer.StoreGeneration;
             conn = RecordStore.OpenReader(_buffer.DatabasePath);
             _conn = conn;
             Reset(_buffer.GetCursor(_sink.Name), log: true);
@@ -101,6 +104,17 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
                 beat?.Beat();
                 try
                 {
+                    if (_buffer.StoreGeneration != generation)
+                    {
+                        // The writer replaced a corrupt store: this connection still reads the old file.
+                        generation = _buffer.StoreGeneration;
+                        var fresh = RecordStore.OpenReader(_buffer.DatabasePath);
+                        conn.Dispose();
+                        conn = fresh;
+                        _conn = conn;
+                        Reset(Cursor, log: true);
+                    }
+
                     await StepAsync(conn, ct).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -110,7 +124,7 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
                 catch (Exception ex)
                 {
                     BufferLog.ForwarderLoopError(_logger, _sink.Name, ex);
-                    await RewindAsync("loop error: " + ex.GetType().Name, ct).ConfigureAwait(false);
+                    await RewindAsync("loop_error", "loop error: " + ex.GetType().Name, ct).ConfigureAwait(false);
                 }
             }
         }
@@ -134,13 +148,13 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
         ProcessAcks();
         if (Interlocked.Exchange(ref _lostReason, null) is { } lost)
         {
-            await RewindAsync("connection lost: " + lost, ct).ConfigureAwait(false);
+            await RewindAsync("disconnect", "connection lost: " + lost, ct).ConfigureAwait(false);
             return;
         }
 
         if (OldestPendingSentAt() is { } sentAt && _time.GetElapsedTime(sentAt) > _options.AckTimeout)
         {
-            await RewindAsync("acknowledgement timeout", ct).ConfigureAwait(false);
+            await RewindAsync("ack_timeout", "acknowledgement timeout", ct).ConfigureAwait(false);
             return;
         }
 
@@ -249,7 +263,8 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
         _buffer.SetSinkConnected(_sink.Name, result == SinkSendResult.Sent);
         if (result != SinkSendResult.Sent)
         {
-            await RewindAsync(result == SinkSendResult.Disconnected ? "sink disconnected" : "sink refused the batch", ct).ConfigureAwait(false);
+            await RewindAsync(result == SinkSendResult.Disconnected ? "disconnect" : "nack",
+                result == SinkSendResult.Disconnected ? "sink disconnected" : "sink refused the batch", ct).ConfigureAwait(false);
             return;
         }
 
@@ -397,10 +412,11 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
         return oldest;
     }
 
-    private async Task RewindAsync(string reason, CancellationToken ct)
+    /// <param name="tag">The metric's reason tag: ack_timeout, nack, disconnect or loop_error.</param>
+    private async Task RewindAsync(string tag, string reason, CancellationToken ct)
     {
         Rewinds++;
-        _buffer.Metrics.Rewinds.Add(1, new KeyValuePair<string, object?>("sink", _sink.Name));
+        _buffer.Metrics.Rewinds.Add(1, new KeyValuePair<string, object?>("sink", _sink.Name), new KeyValuePair<string, object?>("reason", tag));
         _buffer.SetSinkConnected(_sink.Name, false);
         var delay = _retryDelay;
         BufferLog.ForwarderRewind(_logger, _sink.Name, reason, Cursor, (long)delay.TotalMilliseconds);
