@@ -1,4 +1,9 @@
 using System.Diagnostics;
+using EdgeGateway.Upstream.Relay;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace EdgeGateway.Tests;
 
@@ -51,6 +56,40 @@ public sealed class UpstreamDaemonTests : IDisposable
             broker.Kill();
             await broker.WaitForExitAsync().WithTimeout();
         }
+    }
+
+    [Fact]
+    public async Task Upstream_ws_url_relays_drone_state_records_to_a_real_relay_receiver_with_the_token_from_the_environment()
+    {
+        const string token = "relay-token-9c41e2";
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0));
+        await using var app = builder.Build();
+        var receiver = new EdgeGateway.Upstream.Relay.RelayReceiver(token);
+        app.UseWebSockets();
+        app.MapRelayReceiver("/relay", receiver);
+        await app.StartAsync().WithTimeout();
+        var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+        var url = address.Replace("http://", "ws://", StringComparison.Ordinal) + "/relay";
+
+        var args = GatewayProcess.IsolatedSimulateArgs(Path.Combine(_dir, "data"), out _, out _);
+        args.AddRange(["--upstream", url, "--Upstream:GatewayId=test-gw"]);
+        // The gateway stops first: the receiver's Kestrel would otherwise wait for the gateway's open WebSocket.
+        await using (var gateway = GatewayProcess.Start(args, new Dictionary<string, string> { ["EDGEGW_UPSTREAM_TOKEN"] = token }))
+        {
+            await TaskTimeouts.Eventually(() => receiver.Records.Count(r => r.Stream == "drone/tello-1/state") >= 5,
+                () => $"5 state records relayed; receiver has {receiver.Records.Count}, refused {receiver.Refused}\n{gateway.Output}",
+                TimeSpan.FromSeconds(75));
+            var states = receiver.Records.Where(r => r.Stream == "drone/tello-1/state").ToList();
+            Assert.All(states, r => Assert.Equal("test-gw", r.Gateway));
+            Assert.Equal(states.Select(r => r.Sequence).Order(), states.Select(r => r.Sequence));   // per-stream order upstream
+            Assert.Equal(0, receiver.Refused);
+            Assert.DoesNotContain(token, gateway.Output, StringComparison.Ordinal);
+        }
+
+        await app.StopAsync().WithTimeout();
     }
 
     [Theory]
