@@ -29,6 +29,11 @@ public sealed class SimulateSensorsConfigTests
             ["Sensors:Items:1:Fields:6:Name"] = "leaked",
             ["Sensors:Items:3:Id"] = "gpsd0",
             ["Sensors:Items:3:Type"] = "gpsd",
+            // Two real drones: the simulated one must replace them, not take index 0 and leave the second flying for real.
+            ["Drones:Items:0:Id"] = "field-1",
+            ["Drones:Items:0:Address"] = "192.168.10.1",
+            ["Drones:Items:1:Id"] = "field-2",
+            ["Drones:Items:1:Address"] = "192.168.10.2",
         });
 
         await using var simulation = await SimulationEnvironment.TryStartAsync(configuration, CancellationToken.None).WithTimeout();
@@ -51,5 +56,10 @@ public sealed class SimulateSensorsConfigTests
         Assert.Null(configuration["Sensors:Items:3:Id"]);
         Assert.Equal(TimeSpan.FromSeconds(7), options.StaleAfter); // settings outside Items still apply
         Assert.Empty(options.Validate("Sensors"));
+
+        Assert.Equal("tello-1", configuration["Drones:Items:0:Id"]);
+        Assert.StartsWith(address.ToString() + ":", configuration["Drones:Items:0:Address"], StringComparison.Ordinal);
+        Assert.Null(configuration["Drones:Items:1:Id"]);
+        Assert.Null(configuration["Drones:Items:1:Address"]);
     }
 }

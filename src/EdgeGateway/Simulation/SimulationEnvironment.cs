@@ -15,6 +15,7 @@ namespace EdgeGateway.Simulation;
 public sealed class SimulationEnvironment : IAsyncDisposable
 {
     private const string SensorItems = "Sensors:Items";
+    private const string DroneItems = "Drones:Items";
 
     private readonly TelloFleetSimulator _fleet;
     private readonly SerialSensorSimulator? _serial;
@@ -98,7 +99,8 @@ public sealed class SimulationEnvironment : IAsyncDisposable
     }
 
     /// <summary>
-    /// Points the drone link at the simulated drones (loopback, one entry per drone) and, with
+    /// Points the drone link at the simulated drones (loopback, one entry per drone; configured <c>Drones:Items</c> are
+    /// hidden, not merged) and, with
     /// <c>Simulator:SerialSensors</c> on, replaces <c>Sensors:Items</c> with the simulated sensors: the configured
     /// items (serial and gpsd alike) are hidden rather than merged key by key into the simulated ones. The other
     /// <c>Sensors</c> settings (<c>StaleAfter</c>, <c>ReopenMinDelay</c> …) still apply.
@@ -110,6 +112,9 @@ public sealed class SimulationEnvironment : IAsyncDisposable
             // The simulator holds 127.0.0.x:8889; binding the gateway to 0.0.0.0:8889 would clash with it.
             ["Drones:LocalAddress"] = "127.0.0.1",
         };
+        // The simulated drones replace Drones:Items (from every source, --drone included) rather than merging into
+        // them by index: a configured second drone must not sit next to the simulated one and be flown for real.
+        HideSubtree(configuration, DroneItems);
         for (var i = 0; i < _fleet.Drones.Count; i++)
         {
             var index = i.ToString(CultureInfo.InvariantCulture);
