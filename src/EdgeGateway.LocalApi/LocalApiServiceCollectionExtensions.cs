@@ -46,7 +46,16 @@ public static class LocalApiServiceCollectionExtensions
         services.AddHostedService<DroneStatePublisher>();
         // Browsers put the WebSocket token in the URL (?token=), and ASP.NET Core's request log ("Request starting ...
         // /ws?token=...") writes the query string at Information. Capped here in code, whatever the configured levels.
+        // A rule that names a provider beats every rule that does not (even `Logging:Console:LogLevel:Default`), so the
+        // cap is also added, last, for each provider that configuration names; last wins among equally specific rules.
         services.Configure<LoggerFilterOptions>(o => o.AddFilter(RequestLogCategory, LogLevel.Warning));
+        services.PostConfigure<LoggerFilterOptions>(o =>
+        {
+            foreach (var provider in o.Rules.Select(r => r.ProviderName).OfType<string>().Distinct(StringComparer.Ordinal).ToList())
+            {
+                o.Rules.Add(new LoggerFilterRule(provider, RequestLogCategory, LogLevel.Warning, filter: null));
+            }
+        });
         return services;
     }
 

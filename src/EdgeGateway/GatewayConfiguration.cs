@@ -191,7 +191,14 @@ public static class GatewayConfiguration
         Check<LocalApiOptions>(configuration, LocalApiOptions.SectionName, problems);
         Check<SensorsOptions>(configuration, SensorsOptions.SectionName, problems);
         Check<UpstreamOptions>(configuration, "Upstream", problems);
-        if (configuration.GetValue<bool>("Simulator:Enabled"))
+        var simulatorEnabled = configuration["Simulator:Enabled"];
+        var simulate = false;
+        if (simulatorEnabled is not null && !bool.TryParse(simulatorEnabled, out simulate))
+        {
+            problems.Add($"Simulator:Enabled: '{simulatorEnabled}' is not a boolean; allowed: true, false");
+        }
+
+        if (simulate)
         {
             // Checked here with the rest, so a bad simulator value exits 78 like any other (not 69 at simulator start).
             Check<SimulatorOptions>(configuration, SimulatorOptions.SectionName, problems);

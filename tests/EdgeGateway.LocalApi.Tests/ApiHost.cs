@@ -77,6 +77,13 @@ internal sealed class ApiHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(frameworkLogLevel < LogLevel.Debug ? frameworkLogLevel : LogLevel.Debug);
         builder.Logging.AddFilter("Microsoft", frameworkLogLevel);
+        if (frameworkLogLevel == LogLevel.Trace)
+        {
+            // As an operator's `Logging:<Provider>:LogLevel:Default=Trace` would: a provider-specific rule, which beats
+            // every rule that names no provider.
+            builder.Logging.AddFilter<TestLoggerProvider>(category: null, LogLevel.Trace);
+        }
+
         builder.Logging.AddProvider(logs);
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
         builder.Services.AddSingleton(fleet);

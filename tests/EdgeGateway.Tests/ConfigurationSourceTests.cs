@@ -152,6 +152,19 @@ public sealed class ConfigurationSourceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_non_boolean_simulator_switch_from_the_environment_exits_78_not_a_crash()
+    {
+        // Validated before any port is bound, so no isolated ports are needed.
+        await using var gateway = GatewayProcess.Start(["--data-dir", Path.Combine(_dir, "data")],
+            new Dictionary<string, string> { ["EDGEGW_Simulator__Enabled"] = "yes" });
+
+        var exit = await gateway.WaitForExitAsync();
+        Assert.True(exit == 78, $"exit {exit}\n{gateway.Output}");
+        Assert.Contains("Simulator:Enabled: 'yes' is not a boolean; allowed: true, false", gateway.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", gateway.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_config_file_that_is_not_json_exits_78_naming_the_file_and_the_line()
     {
         var file = Path.Combine(_dir, "broken.json");
