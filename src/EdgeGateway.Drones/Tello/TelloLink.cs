@@ -25,6 +25,7 @@ internal sealed class TelloLink : IDroneLink
     private readonly string _stateStream;
     private readonly string _eventStream;
     private readonly string _auditStream;
+    private readonly RcStickSession _rcSession;
     private LoopHeartbeat? _workerBeat;
 
     private volatile StateSnapshot? _state;
@@ -59,6 +60,7 @@ internal sealed class TelloLink : IDroneLink
         _stateStream = $"drone/{id}/state";
         _eventStream = $"drone/{id}/events";
         _auditStream = $"drone/{id}/commands";
+        _rcSession = new RcStickSession(time, WriteRcAudit);
         _queue = Channel.CreateBounded<QueuedCommand>(new BoundedChannelOptions(options.QueueCapacity)
         {
             // Callers use TryWrite: a full queue is answered with Busy, never waited on.
@@ -108,7 +110,7 @@ internal sealed class TelloLink : IDroneLink
         AbortWaiters();
         while (_queue.Reader.TryRead(out var item))
         {
-            item.Complete(Result(DroneCommandOutcome.Aborted, null, null, _time.GetTimestamp()));
+            FinishQueued(item, Result(DroneCommandOutcome.Aborted, null, null, _time.GetTimestamp()));
         }
 
         try
@@ -124,6 +126,8 @@ internal sealed class TelloLink : IDroneLink
         {
             _fleet.Heartbeats?.Unregister(_workerBeat);
         }
+
+        _rcSession.Close();
     }
 
     public Task<DroneCommandResult> ExecuteAsync(TelloCommand command, CancellationToken cancellationToken = default)
@@ -133,7 +137,10 @@ internal sealed class TelloLink : IDroneLink
     {
         ArgumentNullException.ThrowIfNull(command);
         var started = _time.GetTimestamp();
-        var audit = NewAudit(command, origin);
+        // rc is audited per stick session (RcStickSession), not per datagram; every other command ends a session.
+        var audit = command.Kind == TelloCommandKind.Rc ? null : NewAudit(command, origin);
+        // Queued commands: the worker writes the result record, after the send decision is final.
+        var workerAudits = false;
         if (command.Kind is TelloCommandKind.Takeoff or TelloCommandKind.Land or TelloCommandKind.Emergency
             or TelloCommandKind.Stop or TelloCommandKind.Motion or TelloCommandKind.Rc)
         {
@@ -153,7 +160,7 @@ internal sealed class TelloLink : IDroneLink
                 var sent = _fleet.Send(this, command.Text);
                 if (sent)
                 {
-                    audit.MarkSent();
+                    audit!.MarkSent();
                 }
 
                 Touch();
@@ -165,22 +172,15 @@ internal sealed class TelloLink : IDroneLink
                 break;
             case TelloCommandKind.Rc:
                 // Never a pending entry: rc has no reply, and a slot for it would shift every later reply.
-                if (IsConnected && _fleet.Send(this, command.Text))
-                {
-                    audit.MarkSent();
-                    result = Result(DroneCommandOutcome.SentNoReply, null, null, started);
-                }
-                else
-                {
-                    result = Result(DroneCommandOutcome.LinkDown, null, null, started);
-                }
-
+                var rcSent = IsConnected && _fleet.Send(this, command.Text);
+                result = Result(rcSent ? DroneCommandOutcome.SentNoReply : DroneCommandOutcome.LinkDown, null, null, started);
                 Touch();
+                _rcSession.OnRc(command, rcSent, origin, _fleet.WallClock.Now().Now);
                 break;
             case TelloCommandKind.Stop:
                 result = !IsConnected
                     ? Result(DroneCommandOutcome.LinkDown, null, null, started)
-                    : await SendAndJudgeAsync(command, _options.CommandTimeout, started, audit, cancellationToken).ConfigureAwait(false);
+                    : await SendAndJudgeAsync(command, _options.CommandTimeout, started, audit!, cancellationToken).ConfigureAwait(false);
                 break;
             default:
                 if (!IsConnected && command.Kind != TelloCommandKind.EnterSdk)
@@ -196,6 +196,9 @@ internal sealed class TelloLink : IDroneLink
                     break;
                 }
 
+                workerAudits = true;
+                // The caller stops waiting at once; the audit result is not written here: the worker may be sending
+                // this very command, and only it knows whether the datagram left (it writes the result when done).
                 using (cancellationToken.Register(static o =>
                 {
                     var (i, link) = ((QueuedCommand, TelloLink))o!;
@@ -210,7 +213,11 @@ internal sealed class TelloLink : IDroneLink
 
         _fleet.Metrics.Command(Id, command.Kind, result.Outcome, result.Latency);
         TelloLog.Completed(_logger, Id, command.Text, result.Outcome, result.Reply, result.Latency.TotalMilliseconds);
-        WriteAuditResult(audit, result);
+        if (audit is not null && !workerAudits)
+        {
+            WriteAuditResult(audit, result);
+        }
+
         return result;
     }
 
@@ -292,6 +299,7 @@ internal sealed class TelloLink : IDroneLink
     /// <summary>Periodic: health from state age, reconnect while lost, keepalive while airborne and idle.</summary>
     public void Tick()
     {
+        _rcSession.OnTick();
         var before = DroneLinkHealth.Connecting;
         var after = DroneLinkHealth.Connecting;
         var age = TimeSpan.Zero;
@@ -454,12 +462,7 @@ internal sealed class TelloLink : IDroneLink
             Interlocked.Decrement(ref _internalOutstanding);
             _fleet.Metrics.Command(Id, command.Kind, r.Outcome, r.Latency);
             TelloLog.Completed(_logger, Id, command.Text, r.Outcome, r.Reply, r.Latency.TotalMilliseconds);
-            if (audit is not null)
-            {
-                WriteAuditResult(audit, r);
-            }
-
-            onDone?.Invoke(r);
+            onDone?.Invoke(r); // the audit result is written by FinishQueued
         }, audit, CancellationToken.None);
         if (!_queue.Writer.TryWrite(item))
         {
@@ -523,13 +526,27 @@ internal sealed class TelloLink : IDroneLink
                     Volatile.Write(ref _busy, 0);
                 }
 
-                item.Complete(result);
+                FinishQueued(item, result);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             // Shutdown.
         }
+    }
+
+    /// <summary>
+    /// The one place a queued command's audit result is written: by the worker once the send decision is final (or by
+    /// shutdown for a command that never left the queue), so its sent record, if any, always comes first.
+    /// </summary>
+    private void FinishQueued(QueuedCommand item, DroneCommandResult result)
+    {
+        if (item.Audit is not null)
+        {
+            WriteAuditResult(item.Audit, result);
+        }
+
+        item.Complete(result);
     }
 
     private async Task<DroneCommandResult> ProcessAsync(TelloCommand command, long started, AuditEntry? audit, CancellationToken ct)
@@ -1040,7 +1057,11 @@ internal sealed class TelloLink : IDroneLink
     }
 
     private AuditEntry NewAudit(TelloCommand command, string? origin)
-        => new(Guid.CreateVersion7().ToString("N"), command, origin, _fleet.WallClock.Now().Now);
+    {
+        // Another command ends a stick session; its end record comes before this command's records.
+        _rcSession.OnOtherCommand();
+        return new(Guid.CreateVersion7().ToString("N"), command, origin, _fleet.WallClock.Now().Now);
+    }
 
     /// <summary>A command sent without waiting for a reply (gateway lands): its one audit record.</summary>
     private void AuditUnwaited(AuditEntry audit, bool sent, long started)
@@ -1059,7 +1080,8 @@ internal sealed class TelloLink : IDroneLink
     /// </summary>
     private void WriteAuditSent(AuditEntry audit)
     {
-        if (audit.Command.Kind != TelloCommandKind.Read)
+        // Never a sent record after the result of the same audit_id.
+        if (audit.Command.Kind != TelloCommandKind.Read && !audit.IsFinished)
         {
             WriteAudit(audit, null);
         }
@@ -1117,6 +1139,57 @@ internal sealed class TelloLink : IDroneLink
         WriteRecord(new TelemetryRecord(_auditStream, RecordKind.CommandAudit, wall, source, _time.GetTimestamp(), stream.ToArray()));
     }
 
+    /// <summary>A stick session's start or end record (see <see cref="RcStickSession"/>), on the same audit stream.</summary>
+    private void WriteRcAudit(RcSessionRecord session)
+    {
+        var (wall, source) = _fleet.WallClock.Now();
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("phase", session.Phase == RcSessionPhase.Start ? "rc_start" : "rc_end");
+            w.WriteString("audit_id", session.Id);
+            w.WriteString("drone_id", Id);
+            w.WriteString("command", session.Command);
+            w.WriteString("kind", "rc");
+            if (session.Origin is { } origin)
+            {
+                w.WriteString("origin", origin);
+            }
+            else
+            {
+                w.WriteNull("origin");
+            }
+
+            w.WriteString("requested_at", session.StartedAt);
+            w.WriteBoolean("sent", session.Sent > 0);
+            w.WriteNumber("rc_count", session.Count);
+            w.WriteNumber("rc_sent", session.Sent);
+            w.WriteStartObject("max_abs");
+            w.WriteNumber("roll", session.MaxAbs[0]);
+            w.WriteNumber("pitch", session.MaxAbs[1]);
+            w.WriteNumber("throttle", session.MaxAbs[2]);
+            w.WriteNumber("yaw", session.MaxAbs[3]);
+            w.WriteEndObject();
+            if (session.EndedBy is { } end)
+            {
+                w.WriteString("ended_by", end switch
+                {
+                    RcSessionEnd.Zero => "zero",
+                    RcSessionEnd.Idle => "idle",
+                    RcSessionEnd.Command => "command",
+                    RcSessionEnd.OriginChanged => "origin_changed",
+                    _ => "shutdown",
+                });
+                w.WriteNumber("duration_ms", Math.Round(session.Duration.TotalMilliseconds, 1));
+            }
+
+            w.WriteEndObject();
+        }
+
+        WriteRecord(new TelemetryRecord(_auditStream, RecordKind.CommandAudit, wall, source, _time.GetTimestamp(), stream.ToArray()));
+    }
+
     internal static string OutcomeName(DroneCommandOutcome outcome) => outcome switch
     {
         DroneCommandOutcome.Ok => "ok",
@@ -1152,6 +1225,8 @@ internal sealed class TelloLink : IDroneLink
         public DateTimeOffset RequestedAt { get; } = requestedAt;
 
         public bool WasSent => Volatile.Read(ref _sent) != 0;
+
+        public bool IsFinished => Volatile.Read(ref _finished) != 0;
 
         /// <summary>True the first time only.</summary>
         public bool MarkSent() => Interlocked.Exchange(ref _sent, 1) == 0;
