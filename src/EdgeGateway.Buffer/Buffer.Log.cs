@@ -49,6 +49,9 @@ internal static partial class BufferLog
     [LoggerMessage(5014, LogLevel.Information, "Background integrity check of the record store passed")]
     public static partial void BackgroundCheckPassed(ILogger logger);
 
+    [LoggerMessage(5015, LogLevel.Information, "Background integrity check paused: its snapshot held the WAL past its share of the budget; starting it again in {Seconds} s")]
+    public static partial void BackgroundCheckYielded(ILogger logger, long seconds);
+
     [LoggerMessage(5100, LogLevel.Information, "Forwarder {Sink} started at cursor {Cursor} (committed {Committed}, catch-up {CatchUp})")]
     public static partial void ForwarderStarted(ILogger logger, string sink, long cursor, long committed, bool catchUp);
 

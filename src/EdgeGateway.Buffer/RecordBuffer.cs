@@ -62,10 +62,16 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
     private string? _lastFailure;
     private int _storeGeneration;
     private volatile bool _quarantinedAtRuntime;
-    private string? _corruptionFound;
+    private CorruptionReport? _corruptionFound;
+    private PendingReplacement? _replacement;
+    private long _lastLoopErrorLog;
+    private long _lastQuarantineFailLog;
     private Task? _backgroundCheck;
     private volatile bool _checkDone;
+    private readonly Lock _checkGate = new();
     private Microsoft.Data.Sqlite.SqliteConnection? _checkConnection;
+    private int _checkYield;
+    private int _checkYields;
 
     public RecordBuffer(BufferOptions options, TimeProvider time, ILogger<RecordBuffer> logger,
         LoopHeartbeatRegistry? heartbeats = null, IMeterFactory? meterFactory = null)
@@ -118,6 +124,12 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
 
     /// <summary>Returns an error to fail the next append with it (as SQLite would), or null to append normally.</summary>
     internal Func<Microsoft.Data.Sqlite.SqliteException?>? AppendFaultForTests { get; set; }
+
+    /// <summary>Returns an error to throw instead of moving the corrupt file aside (as a failing rename would), or null.</summary>
+    internal Func<Exception?>? QuarantineFaultForTests { get; set; }
+
+    /// <summary>True while a corrupt store was closed but its replacement has not succeeded yet (retried with backoff).</summary>
+    internal bool ReplacementPending => Volatile.Read(ref _replacement) is not null;
 
     /// <summary>Changes when a corrupt store was replaced while running: readers must reopen the file.</summary>
     internal int StoreGeneration => Volatile.Read(ref _storeGeneration);
@@ -188,33 +200,102 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         {
             // The time-boxed check did not cover the store: finish it after READY, on a read connection (WAL
             // readers never block the writer).
-            _backgroundCheck = Task.Run(BackgroundIntegrityCheck);
+            _backgroundCheck = Task.Run(BackgroundIntegrityCheckAsync);
         }
     }
 
     /// <summary>True once the background integrity check ran to its end (found nothing or found damage).</summary>
     internal bool BackgroundCheckCompleted { get => _checkDone; private set => _checkDone = value; }
 
-    private void BackgroundIntegrityCheck()
+    /// <summary>
+    /// Runs the check to its end. Its read transaction pins a snapshot, so no checkpoint can pass it and the WAL
+    /// grows with every commit while it runs: when the WAL reaches 1.5 times its share of the budget, the
+    /// writer interrupts the check (<see cref="YieldCheckIfWalTooBig"/>), which starts again from the beginning
+    /// after a pause (30 s, doubling up to 30 min) once the checkpoint has shrunk the WAL.
+    /// </summary>
+    private async Task BackgroundIntegrityCheckAsync()
     {
-        try
+        var pause = TimeSpan.FromSeconds(30);
+        while (BackgroundIntegrityCheckOnce() && !_stopping.IsCancellationRequested)
         {
-            using var conn = RecordStore.OpenReader(_options.DatabasePath);
-            Volatile.Write(ref _checkConnection, conn);
-            if (_stopping.IsCancellationRequested)
+            Interlocked.Increment(ref _checkYields);
+            BufferLog.BackgroundCheckYielded(_logger, (long)pause.TotalSeconds);
+            try
+            {
+                await Task.Delay(pause, _time, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
             {
                 return;
             }
 
-            using var cmd = conn.CreateCommand();
-            cmd.CommandText = "PRAGMA quick_check(5);";
-            var problems = new List<string>();
-            using (var r = cmd.ExecuteReader())
+            pause = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(30).Ticks, pause.Ticks * 2));
+        }
+    }
+
+    /// <summary>Replaces the background check's statement (a slow one stands for a big store).</summary>
+    internal string? BackgroundCheckSqlForTests { get; set; }
+
+    /// <summary>Times the background check gave way to the WAL checkpoint.</summary>
+    internal int BackgroundCheckYields => Volatile.Read(ref _checkYields);
+
+    /// <summary>Called by the writer after a checkpoint: a running check that holds the WAL past 1.5 times its share is interrupted.</summary>
+    private void YieldCheckIfWalTooBig(RecordStore store)
+    {
+        if (_backgroundCheck is not { IsCompleted: false } || store.WalBytes() <= _walLimit + (_walLimit / 2))
+        {
+            return;
+        }
+
+        lock (_checkGate)
+        {
+            if (_checkConnection?.Handle is { } handle)
             {
+                Volatile.Write(ref _checkYield, 1);
+                SQLitePCL.raw.sqlite3_interrupt(handle);
+            }
+        }
+    }
+
+    /// <returns>True if the check was interrupted to let the checkpoint through and should run again later.</returns>
+    private bool BackgroundIntegrityCheckOnce()
+    {
+        Volatile.Write(ref _checkYield, 0);
+        // The check reads the file that was current when it started; if the writer replaces the store in the
+        // meantime, damage it finds is in the old (already quarantined) file and must not condemn the new one.
+        var generation = StoreGeneration;
+        try
+        {
+            var problems = new List<string>();
+            var conn = RecordStore.OpenReader(_options.DatabasePath);
+            try
+            {
+                lock (_checkGate)
+                {
+                    _checkConnection = conn;
+                }
+
+                if (_stopping.IsCancellationRequested)
+                {
+                    return false;
+                }
+
+                using var cmd = conn.CreateCommand();
+                cmd.CommandText = BackgroundCheckSqlForTests ?? "PRAGMA quick_check(5);";
+                using var r = cmd.ExecuteReader();
                 while (r.Read())
                 {
                     problems.Add(r.GetString(0));
                 }
+            }
+            finally
+            {
+                lock (_checkGate)
+                {
+                    _checkConnection = null; // before the handle closes: StopAsync interrupts only an open one
+                }
+
+                conn.Dispose();
             }
 
             if (problems is not ["ok"])
@@ -227,28 +308,41 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             }
 
             BackgroundCheckCompleted = true;
+            return false;
         }
         catch (Microsoft.Data.Sqlite.SqliteException ex) when (RecordStore.IsCorruption(ex))
         {
             Found(ex.Message);
             BackgroundCheckCompleted = true;
+            return false;
         }
-        catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode == 9 /* INTERRUPT: stopping */)
+        catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode == 9 /* INTERRUPT: stopping, or yielding to the checkpoint */)
         {
+            return Volatile.Read(ref _checkYield) == 1 && !_stopping.IsCancellationRequested;
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
         {
             BufferLog.WriterLoopError(_logger, ex);
-        }
-        finally
-        {
-            Volatile.Write(ref _checkConnection, null);
+            return false;
         }
 
         void Found(string reason)
         {
             BufferLog.BackgroundCheckFailed(_logger, reason);
-            Volatile.Write(ref _corruptionFound, reason); // the writer quarantines at its next round
+            ReportCorruption(reason, generation); // the writer quarantines at its next round
+        }
+    }
+
+    /// <summary>
+    /// A reader (the background check, a forwarder) found the store corrupt; the writer quarantines it at its
+    /// next round. <paramref name="generation"/> is the <see cref="StoreGeneration"/> the reader's connection
+    /// was opened on: a report about a store that was already replaced is ignored.
+    /// </summary>
+    internal void ReportCorruption(string reason, int generation)
+    {
+        if (generation == StoreGeneration)
+        {
+            Volatile.Write(ref _corruptionFound, new CorruptionReport(reason, generation));
         }
     }
 
@@ -396,15 +490,30 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
                 beat?.Beat();
                 try
                 {
-                    if (Interlocked.Exchange(ref _corruptionFound, null) is { } damage)
+                    if (Volatile.Read(ref _replacement) is { } pending)
                     {
-                        TryReplaceCorruptStore(damage);
+                        if (_time.GetTimestamp() >= pending.RetryAt)
+                        {
+                            TryReplaceCorruptStore(pending.Reason);
+                        }
+                    }
+                    else if (Interlocked.Exchange(ref _corruptionFound, null) is { } damage && damage.Generation == StoreGeneration)
+                    {
+                        TryReplaceCorruptStore(damage.Reason);
                     }
 
                     if (!reader.TryPeek(out _))
                     {
                         var wait = reader.WaitToReadAsync().AsTask();
-                        var tick = Task.Delay(_options.MaintenanceInterval, _time);
+                        var idle = _options.MaintenanceInterval;
+                        if (Volatile.Read(ref _replacement) is { } retry)
+                        {
+                            var until = retry.RetryAt - _time.GetTimestamp();
+                            idle = TimeSpan.FromTicks(Math.Clamp((long)(until * ((double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)),
+                                TimeSpan.TicksPerMillisecond, idle.Ticks));
+                        }
+
+                        var tick = Task.Delay(idle, _time);
                         if (await Task.WhenAny(wait, tick).ConfigureAwait(false) == wait && !await wait.ConfigureAwait(false))
                         {
                             break; // completed and drained
@@ -424,7 +533,7 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
                     {
                         CommitBatch(batch);
                     }
-                    else if (maintenanceDue && TakeDirtyCursors() is { } cursors)
+                    else if (maintenanceDue && _store is not null && TakeDirtyCursors() is { } cursors)
                     {
                         try
                         {
@@ -437,21 +546,32 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
                         }
                     }
 
-                    EnforceBudget(maintenanceDue);
+                    if (_store is { } current)
+                    {
+                        EnforceBudget(maintenanceDue);
+                        if (maintenanceDue)
+                        {
+                            NoteFileBytes(current);
+                        }
+                    }
+
                     if (maintenanceDue)
                     {
                         lastMaintenance = _time.GetTimestamp();
-                        NoteFileBytes(_store!);
                     }
                 }
                 catch (Exception ex)
                 {
                     // Classify-log-continue: the records of a failed batch were answered in CommitBatch.
-                    BufferLog.WriterLoopError(_logger, ex);
+                    if (RateLimit(ref _lastLoopErrorLog))
+                    {
+                        BufferLog.WriterLoopError(_logger, ex);
+                    }
+
                     Interlocked.Increment(ref _storeErrors);
                     NoteFailure(ex.Message);
                     Metrics.StoreErrors.Add(1, new KeyValuePair<string, object?>("kind", "loop"));
-                    if (ex is Microsoft.Data.Sqlite.SqliteException se && RecordStore.IsCorruption(se))
+                    if (ex is Microsoft.Data.Sqlite.SqliteException se && RecordStore.IsCorruption(se) && _store is not null && !ReplacementPending)
                     {
                         TryReplaceCorruptStore(se.Message);
                     }
@@ -475,9 +595,9 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
                 CommitBatch(batch);
             }
 
-            if (TakeDirtyCursors() is { } last)
+            if (_store is { } final && TakeDirtyCursors() is { } last)
             {
-                _store!.SaveCursors(last);
+                final.SaveCursors(last);
             }
         }
         finally
@@ -500,7 +620,7 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
 
     private void CommitBatch(List<IntakeItem> batch)
     {
-        var store = _store!;
+        var store = _store; // null while a corrupt store waits for its replacement: the batch fails, as a gap
         var records = new List<TelemetryRecord>(batch.Count + _pendingGaps.Count + 4);
         var now = _time.GetUtcNow();
         var gapCount = 0;
@@ -533,7 +653,8 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         var cursors = TakeDirtyCursors();
         var started = _time.GetTimestamp();
         var status = Append(store, records, durability, cursors, out var first, out var error);
-        if (status == StoreWriteStatus.Failed && error is { } corrupt && RecordStore.IsCorruption(corrupt) && TryReplaceCorruptStore(corrupt.Message))
+        if (status == StoreWriteStatus.Failed && error is { } corrupt && RecordStore.IsCorruption(corrupt) && store is not null
+            && !ReplacementPending && TryReplaceCorruptStore(corrupt.Message))
         {
             // The fresh store takes this batch and every cursor; the old file is kept aside for inspection.
             store = _store!;
@@ -546,7 +667,7 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             status = Append(store, records, durability, cursors, out first, out error);
         }
 
-        if (status == StoreWriteStatus.Full)
+        if (status == StoreWriteStatus.Full && store is not null)
         {
             var n = Interlocked.Increment(ref _storeErrors);
             Metrics.StoreErrors.Add(1, new KeyValuePair<string, object?>("kind", "disk_full"));
@@ -570,11 +691,12 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             }
 
             var n = Interlocked.Increment(ref _storeErrors);
-            NoteFailure(error?.Message ?? status.ToString());
+            NoteFailure(error?.Message ?? (store is null ? "the record store is closed while a corrupt store is being replaced" : status.ToString()));
             Metrics.StoreErrors.Add(1, new KeyValuePair<string, object?>("kind", status == StoreWriteStatus.Full ? "disk_full" : "io"));
             if (RateLimit(ref _lastFullLog))
             {
-                BufferLog.CommitFailed(_logger, records.Count, n, error!);
+                BufferLog.CommitFailed(_logger, records.Count, n,
+                    error ?? (Exception)new InvalidOperationException("the record store is closed: a corrupt store is waiting to be replaced"));
             }
 
             // Gap records stay pending; the refused records become a gap themselves.
@@ -591,6 +713,7 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             return;
         }
 
+        store = _store!;
         _pendingGaps.Clear();
         Volatile.Write(ref _consecutiveFailures, 0);
         if (durability == Durability.Full)
@@ -617,22 +740,38 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             var checkpointStarted = _time.GetTimestamp();
             store.Checkpoint();
             Metrics.CheckpointLatency.Record(_time.GetElapsedTime(checkpointStarted).TotalSeconds);
+            YieldCheckIfWalTooBig(store);
         }
 
         NoteFileBytes(store);
     }
 
-    private StoreWriteStatus Append(RecordStore store, List<TelemetryRecord> records, Durability durability,
+    private StoreWriteStatus Append(RecordStore? store, List<TelemetryRecord> records, Durability durability,
         Dictionary<string, long>? cursors, out long first, out Microsoft.Data.Sqlite.SqliteException? error)
     {
+        first = 0;
+        if (store is null)
+        {
+            error = null;
+            return StoreWriteStatus.Failed;
+        }
+
         if (AppendFaultForTests?.Invoke() is { } fault)
         {
-            first = 0;
             error = fault;
             return fault.SqliteErrorCode == 13 ? StoreWriteStatus.Full : StoreWriteStatus.Failed;
         }
 
-        return store.Append(records, durability, cursors, out first, out error);
+        try
+        {
+            return store.Append(records, durability, cursors, out first, out error);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+        {
+            // A closed or unusable connection: a failed commit like any other (its records become a gap).
+            error = new Microsoft.Data.Sqlite.SqliteException(ex.Message, 21 /* MISUSE */);
+            return StoreWriteStatus.Failed;
+        }
     }
 
     private void NoteFailure(string message)
@@ -645,18 +784,56 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
     /// SQLite said the file is corrupt while running: move it aside as at start (never deleted), continue on a
     /// fresh store whose sequences continue above the old ones, re-persist every cursor, and say so (log,
     /// counter, an event record upstream). Forwarders notice <see cref="StoreGeneration"/> and reopen.
+    /// If closing, moving or reopening fails, the old store stays closed (<see cref="_store"/> is null, every
+    /// commit fails and becomes a store_failed gap) and the writer retries with backoff until it succeeds.
     /// </summary>
     private bool TryReplaceCorruptStore(string reason)
     {
-        var old = _store!;
-        var floor = old.LastSequence;
+        var pending = Volatile.Read(ref _replacement);
+        if (pending is null)
+        {
+            var old = _store!;
+            pending = new PendingReplacement(reason, old.LastSequence);
+            Volatile.Write(ref _replacement, pending);
+            _store = null;
+            try
+            {
+                // No checkpoint: the WAL must not be copied into the damaged file; it moves aside with it.
+                old.CloseWithoutCheckpoint();
+            }
+            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+            {
+                BufferLog.WriterLoopError(_logger, ex);
+            }
+        }
+
         try
         {
-            old.Dispose();
-            var movedTo = RecordStore.Quarantine(_options.DatabasePath, _time);
+            if (pending.MovedTo is null)
+            {
+                if (QuarantineFaultForTests?.Invoke() is { } fault)
+                {
+                    throw fault;
+                }
+
+                pending.MovedTo = RecordStore.Quarantine(_options.DatabasePath, _time);
+            }
+
+            var movedTo = pending.MovedTo;
+            var floor = pending.Floor;
             var store = RecordStore.Open(_options.DatabasePath, _options.IntegrityCheckTimeout, _time, out _, floor);
-            store.ConfigureWal(_walLimit);
+            try
+            {
+                store.ConfigureWal(_walLimit);
+            }
+            catch
+            {
+                store.Dispose();
+                throw;
+            }
+
             _store = store;
+            Volatile.Write(ref _replacement, null);
             lock (_cursorGate)
             {
                 foreach (var (sink, seq) in _cursors)
@@ -667,21 +844,33 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
 
             QuarantinedTo = movedTo;
             _quarantinedAtRuntime = true;
+            // Damage reported about the old file (the background check, a forwarder) is no longer news.
+            Volatile.Write(ref _corruptionFound, null);
             Interlocked.Increment(ref _storeGeneration);
             Volatile.Write(ref _oldest, store.OldestSequence());
             NoteFileBytes(store);
             PublishCommitted(store.LastSequence);
             Metrics.Quarantined.Add(1);
-            BufferLog.QuarantinedWhileRunning(_logger, reason, movedTo, floor);
+            BufferLog.QuarantinedWhileRunning(_logger, pending.Reason, movedTo, floor);
             var payload = JsonSerializer.SerializeToUtf8Bytes(
-                new StoreEventPayload("store_quarantined", reason, Path.GetFileName(movedTo)), BufferJson.Context.StoreEventPayload);
+                new StoreEventPayload("store_quarantined", pending.Reason, Path.GetFileName(movedTo)), BufferJson.Context.StoreEventPayload);
             TryWrite(new TelemetryRecord(EventStream, RecordKind.Event, _time.GetUtcNow(), TimeSource.Unsynced, _time.GetTimestamp(), payload));
             return true;
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException or StoreCorruptException)
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException or StoreCorruptException
+            or InvalidOperationException)
         {
-            // The writer keeps failing (and health says so) rather than losing track of the file.
-            BufferLog.QuarantineFailed(_logger, _options.DatabasePath, ex);
+            // The writer keeps failing (and health says so) rather than losing track of the file; retried with backoff.
+            pending.Attempts++;
+            var delay = TimeSpan.FromMilliseconds(Math.Min(30_000, 100 * Math.Pow(2, Math.Min(pending.Attempts - 1, 10))));
+            pending.RetryAt = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
+            Interlocked.Increment(ref _storeErrors);
+            NoteFailure("the corrupt record store could not be replaced: " + ex.Message);
+            if (RateLimit(ref _lastQuarantineFailLog))
+            {
+                BufferLog.QuarantineFailed(_logger, _options.DatabasePath, ex);
+            }
+
             return false;
         }
     }
@@ -919,14 +1108,23 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         _intake.Writer.TryComplete();
         _stopping.Cancel();
         _ready = false;
-        if (_backgroundCheck is not null)
+        if (_backgroundCheck is { } check)
         {
-            if (Volatile.Read(ref _checkConnection)?.Handle is { } handle)
+            // An interrupt sent before the check's statement started is lost: repeat it until the check ends.
+            while (!check.IsCompleted)
             {
-                SQLitePCL.raw.sqlite3_interrupt(handle);
+                lock (_checkGate)
+                {
+                    if (_checkConnection?.Handle is { } handle)
+                    {
+                        SQLitePCL.raw.sqlite3_interrupt(handle);
+                    }
+                }
+
+                await Task.WhenAny(check, Task.Delay(TimeSpan.FromMilliseconds(20))).ConfigureAwait(false);
             }
 
-            await _backgroundCheck.ConfigureAwait(false);
+            await check.ConfigureAwait(false);
         }
         if (_writer is not null)
         {
@@ -964,6 +1162,22 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             Metrics.Dispose();
             _stopping.Dispose();
         }
+    }
+
+    private sealed record CorruptionReport(string Reason, int Generation);
+
+    /// <summary>A corrupt store that was closed and is being replaced: what is done so far and when to retry.</summary>
+    private sealed class PendingReplacement(string reason, long floor)
+    {
+        public string Reason { get; } = reason;
+
+        public long Floor { get; } = floor;
+
+        public string? MovedTo { get; set; }
+
+        public int Attempts { get; set; }
+
+        public long RetryAt { get; set; }
     }
 
     private readonly record struct IntakeItem(TelemetryRecord Record, TaskCompletionSource<CommitResult>? Done);

@@ -52,6 +52,7 @@ internal sealed class RecordStore : IDisposable
     private long _pageSize;
     private long _walCheckpointFrames = long.MaxValue;
     private long _walFramesLeft;
+    private bool _streamCacheStale;
 
     private RecordStore(string path)
     {
@@ -260,9 +261,10 @@ internal sealed class RecordStore : IDisposable
         firstSequence = LastSequence + 1;
         error = null;
         var seq = LastSequence;
-        SetSynchronous(durability);
         try
         {
+            SetSynchronous(durability);
+            EnsureStreamCache();
             using (var tx = _conn.BeginTransaction())
             {
                 _insertStream.Transaction = tx;
@@ -285,7 +287,9 @@ internal sealed class RecordStore : IDisposable
         catch (SqliteException ex)
         {
             error = ex;
-            ReloadStreamCache();
+            // A rolled-back transaction may have taken stream ids that no longer exist. Reloaded on the next
+            // use, not here: on a corrupt file the reload fails too, and the caller must still see this error.
+            InvalidateStreamCache();
             return ex.SqliteErrorCode == 13 /* FULL */ ? StoreWriteStatus.Full : StoreWriteStatus.Failed;
         }
     }
@@ -334,9 +338,26 @@ internal sealed class RecordStore : IDisposable
         return id;
     }
 
+    private void InvalidateStreamCache()
+    {
+        _streamIds.Clear();
+        _streamNames.Clear();
+        _streamCacheStale = true;
+    }
+
+    private void EnsureStreamCache()
+    {
+        if (!_streamCacheStale)
+        {
+            return;
+        }
+
+        ReloadStreamCache();
+        _streamCacheStale = false;
+    }
+
     private void ReloadStreamCache()
     {
-        // A rolled-back transaction may have taken stream ids that no longer exist.
         _streamIds.Clear();
         _streamNames.Clear();
         using var cmd = _conn.CreateCommand();
@@ -408,6 +429,20 @@ internal sealed class RecordStore : IDisposable
     /// <summary>Lowest stored sequence, or the next one to be assigned when the store is empty.</summary>
     public long OldestSequence() => Scalar("SELECT min(seq) FROM records;") is long v ? v : LastSequence + 1;
 
+    /// <summary>Size of the WAL file (0 when there is none).</summary>
+    public long WalBytes()
+    {
+        try
+        {
+            var wal = new FileInfo(_path + "-wal");
+            return wal.Exists ? wal.Length : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
     public long FileBytes()
     {
         long size = 0;
@@ -475,6 +510,7 @@ internal sealed class RecordStore : IDisposable
             return gaps;
         }
 
+        EnsureStreamCache();
         SetSynchronous(Durability.Full);
         using var autocheckpoint = AutocheckpointScope();
         using (var tx = _conn.BeginTransaction())
@@ -718,6 +754,14 @@ internal sealed class RecordStore : IDisposable
         _conn?.Dispose();
         SqliteConnection.ClearAllPools();
     }
+
+    /// <summary>
+    /// Closes the connection without the checkpoint <see cref="Dispose"/> runs: for a file about to be
+    /// quarantined, whose WAL must not be copied into the damaged database (it is moved aside with it).
+    /// </summary>
+    public void CloseWithoutCheckpoint() => CloseConnection();
+
+    internal bool StreamCacheStaleForTests => _streamCacheStale;
 
     public void Dispose()
     {

@@ -38,6 +38,7 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
     private TimeSpan _retryDelay;
     private Task? _loop;
     private SqliteConnection? _conn;
+    private int _connGeneration;
 
     public UpstreamForwarder(RecordBuffer buffer, IUpstreamSink sink, SinkForwardingOptions options, TimeProvider time,
         ILogger<UpstreamForwarder> logger, LoopHeartbeatRegistry? heartbeats = null)
@@ -61,6 +62,9 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
     public int Inflight { get; private set; }
 
     public long Rewinds { get; private set; }
+
+    /// <summary>Returns an error to throw instead of reading the store (as a corrupt page would), or null to read normally.</summary>
+    internal Func<Exception?>? ReadFaultForTests { get; set; }
 
     public void Start()
     {
@@ -93,26 +97,29 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
     {
         var beat = _heartbeats?.Register($"forwarder-{_sink.Name}", TimeSpan.FromSeconds(30));
         SqliteConnection? conn = null;
+        var started = false;
         try
         {
-            var generation = _buffer.StoreGeneration;
-            conn = RecordStore.OpenReader(_buffer.DatabasePath);
-            _conn = conn;
-            Reset(_buffer.GetCursor(_sink.Name), log: true);
+            // Never ends before stop is requested: every failure (a store that cannot be opened, a corrupt page,
+            // a throwing rewind) is logged, backed off and retried.
             while (!ct.IsCancellationRequested)
             {
                 beat?.Beat();
                 try
                 {
-                    if (_buffer.StoreGeneration != generation)
+                    var generation = _buffer.StoreGeneration;
+                    if (conn is null || generation != _connGeneration)
                     {
-                        // The writer replaced a corrupt store: this connection still reads the old file.
-                        generation = _buffer.StoreGeneration;
+                        // First round, or the writer replaced a corrupt store: this connection reads the old file.
+                        // The generation is taken before the open and kept only once the open succeeded, so a
+                        // failed open is retried and a replacement during the open is noticed next round.
                         var fresh = RecordStore.OpenReader(_buffer.DatabasePath);
-                        conn.Dispose();
+                        conn?.Dispose();
                         conn = fresh;
                         _conn = conn;
-                        Reset(Cursor, log: true);
+                        _connGeneration = generation;
+                        Reset(started ? Cursor : _buffer.GetCursor(_sink.Name), log: true);
+                        started = true;
                     }
 
                     await StepAsync(conn, ct).ConfigureAwait(false);
@@ -124,20 +131,48 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
                 catch (Exception ex)
                 {
                     BufferLog.ForwarderLoopError(_logger, _sink.Name, ex);
-                    await RewindAsync("loop_error", "loop error: " + ex.GetType().Name, ct).ConfigureAwait(false);
+                    NoteCorruption(ex);
+                    try
+                    {
+                        await RewindAsync("loop_error", "loop error: " + ex.GetType().Name, ct).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                    {
+                        break;
+                    }
+                    catch (Exception rewindError)
+                    {
+                        BufferLog.ForwarderLoopError(_logger, _sink.Name, rewindError);
+                        NoteCorruption(rewindError);
+                        try
+                        {
+                            await Task.Delay(_retryDelay, _time, ct).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                        {
+                            break;
+                        }
+                    }
                 }
             }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
         }
         finally
         {
             conn?.Dispose();
+            _conn = null;
             if (beat is not null)
             {
                 _heartbeats?.Unregister(beat);
             }
+        }
+    }
+
+    /// <summary>Corruption seen on this forwarder's connection is the writer's to handle: it quarantines the store.</summary>
+    private void NoteCorruption(Exception ex)
+    {
+        if (ex is SqliteException se && RecordStore.IsCorruption(se) && _conn is not null)
+        {
+            _buffer.ReportCorruption($"read by forwarder {_sink.Name}: {se.Message}", _connGeneration);
         }
     }
 
@@ -187,6 +222,11 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
         var useLive = liveHas && (!backlogHas || _liveSent <= _options.LiveShare * (_liveSent + _backlogSent));
         var lane = useLive ? _live : _backlog!;
         var upTo = useLive ? committed : lane.Limit;
+        if (ReadFaultForTests?.Invoke() is { } fault)
+        {
+            throw fault;
+        }
+
         var records = RecordStore.ReadAfter(conn, lane.Next, upTo, allowed);
         if (records.Count == 0)
         {
@@ -443,8 +483,26 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
         var committed = _buffer.CommittedSequence;
         // The backlog is measured from the oldest stored record: sequences below it (evicted, or a new
         // sink at cursor 0) are not records to send.
-        var oldest = _conn is null ? null : RecordStore.FirstAfter(_conn, cursor).Sequence;
-        var effective = oldest is { } o ? Math.Max(cursor, o - 1) : committed;
+        long effective;
+        try
+        {
+            if (ReadFaultForTests?.Invoke() is { } fault)
+            {
+                throw fault;
+            }
+
+            var oldest = _conn is null ? null : RecordStore.FirstAfter(_conn, cursor).Sequence;
+            effective = oldest is { } o ? Math.Max(cursor, o - 1) : committed;
+        }
+        catch (SqliteException ex)
+        {
+            // Unknown where the stored records start (a corrupt page near the cursor): skip nothing, resend
+            // from the cursor; the reads that follow fail or succeed on their own and are retried with backoff.
+            BufferLog.ForwarderLoopError(_logger, _sink.Name, ex);
+            NoteCorruption(ex);
+            effective = cursor;
+        }
+
         var catchUp = _options.LiveShare > 0 && committed - effective > _options.CatchUpThreshold;
         cursor = Math.Max(cursor, Math.Min(effective, committed));
         Interlocked.Exchange(ref _cursor, cursor);
@@ -470,7 +528,19 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {
-            await _loop.ConfigureAwait(false);
+            try
+            {
+                await _loop.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The loop catches everything itself; should anything escape, the host's shutdown (and the
+                // buffer's StopAsync after it) must still run.
+                BufferLog.ForwarderLoopError(_logger, _sink.Name, ex);
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
     }
 
