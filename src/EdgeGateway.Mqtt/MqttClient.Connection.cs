@@ -148,7 +148,7 @@ public sealed partial class MqttClient
             }
             catch (Exception e)
             {
-                Fail(DisconnectKind.ConnectionLost, 0, $"send failed: {e.Message}");
+                Fail(DisconnectKind.ConnectionLost, 0, $"send failed: {e.Message}", peerReset: IsPeerReset(e));
             }
             finally
             {
@@ -169,11 +169,19 @@ public sealed partial class MqttClient
             lock (client._sync)
             {
                 var budget = 256 * 1024;
+                var probing = client.IsProbingPoisonSuspect();
                 while (budget > 0 && client._queue.First is { } m)
                 {
                     var qos1 = m.Qos == MqttQualityOfService.AtLeastOnce;
                     if (qos1 && client._inflight.Count >= client._window)
                     {
+                        break;
+                    }
+
+                    if (probing && (client._inflight.Count > 0 || qos0.Count > 0))
+                    {
+                        // Poison guard: after one suspicious drop the suspect goes out alone (window 1, nothing
+                        // behind it) until it is acknowledged or dead-lettered, so a further drop can only be its doing.
                         break;
                     }
 
@@ -193,6 +201,11 @@ public sealed partial class MqttClient
                         {
                             client._ids.Release(m.PacketId);
                             m.PacketId = 0;
+                        }
+
+                        if (ReferenceEquals(client._poisonSuspect, m))
+                        {
+                            client._poisonSuspect = null;
                         }
 
                         dead.Add(refusal is not null ? (m, DeadLetterReason.PacketTooLarge, refusal)
@@ -284,7 +297,9 @@ public sealed partial class MqttClient
                     reader.AdvanceTo(buffer.Start, buffer.End);
                     if (read.IsCompleted)
                     {
-                        Fail(DisconnectKind.ConnectionLost, 0, "the server closed the connection");
+                        // A clean end of stream: the only drop that counts as the server hanging up on us (poison
+                        // guard, suspected takeover). Resets and local errors land in the catch below.
+                        Fail(DisconnectKind.ConnectionLost, 0, "the server closed the connection", serverClosed: true);
                         return;
                     }
                 }
@@ -294,12 +309,31 @@ public sealed partial class MqttClient
             }
             catch (Exception e)
             {
-                Fail(DisconnectKind.ConnectionLost, 0, $"receive failed: {e.Message}");
+                Fail(DisconnectKind.ConnectionLost, 0, $"receive failed: {e.Message}", peerReset: IsPeerReset(e));
             }
             finally
             {
                 await reader.CompleteAsync().ConfigureAwait(false);
             }
+        }
+
+        /// <summary>
+        /// A TCP reset from the far end (ECONNRESET). mosquitto refuses an oversize 3.1.1 PUBLISH by closing the socket
+        /// with the rest of the packet unread, which the kernel turns into a reset, so the poison guard must count it; the
+        /// suspected takeover does not (mosquitto closes a taken-over connection cleanly). Other socket errors (network
+        /// unreachable, timed out, ...) are local and count for neither.
+        /// </summary>
+        private static bool IsPeerReset(Exception e)
+        {
+            for (Exception? x = e; x is not null; x = x.InnerException)
+            {
+                if (x is System.Net.Sockets.SocketException se)
+                {
+                    return se.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionReset;
+                }
+            }
+
+            return false;
         }
 
         /// <summary>Handles one non-PUBLISH packet; false when the connection ended.</summary>
@@ -326,14 +360,16 @@ public sealed partial class MqttClient
                     return true;
                 case MqttPacketType.Disconnect:
                     var culprit = packet.ReasonCode == MqttReasonCodes.PacketTooLarge ? TakeLargestInflight() : null;
-                    Fail(DisconnectKind.ServerDisconnect, packet.ReasonCode, packet.Properties?.ReasonString ?? "");
                     if (culprit is not null)
                     {
-                        // 0x95: the server will never take it; resending it would loop forever (rule 7, A6).
+                        // 0x95: the server will never take it; resending it would loop forever (rule 7, A6). Completed
+                        // BEFORE Fail raises Disconnected: a sink rewinds on that event, and a dead-letter result that
+                        // arrives after the rewind would be thrown away and the record resent forever.
                         culprit.Complete(client.DeadLetter(culprit.Topic, culprit.Payload, DeadLetterReason.PacketTooLarge,
                             MqttReasonCodes.PacketTooLarge, "the server answered DISCONNECT 0x95 (packet too large)"));
                     }
 
+                    Fail(DisconnectKind.ServerDisconnect, packet.ReasonCode, packet.Properties?.ReasonString ?? "");
                     return false;
                 case MqttPacketType.ConnAck:
                     Fail(DisconnectKind.ProtocolViolation, 0, "a second CONNACK");
@@ -354,6 +390,13 @@ public sealed partial class MqttClient
             var version = client._options.ProtocolVersion;
             lock (client._sync)
             {
+                if (Volatile.Read(ref _closed) != 0)
+                {
+                    // A late packet from a read loop whose connection already ended: the window now belongs to the
+                    // next connection (Fail takes the lock after setting _closed, so checking here is enough).
+                    return null;
+                }
+
                 OutgoingMessage? largest = null;
                 long largestSize = -1;
                 for (var m = client._inflight.First; m is not null; m = m.Next)
@@ -400,6 +443,11 @@ public sealed partial class MqttClient
                     client._inflight.Remove(m);
                     client._ids.Release(id);
                     m.PacketId = 0;
+                    if (ReferenceEquals(client._poisonSuspect, m))
+                    {
+                        client._poisonSuspect = null; // acknowledged: not poison; the full window again
+                    }
+
                     Volatile.Write(ref _lastAckProgress, client._time.GetTimestamp());
                     wake = client._queue.First is not null;
                 }
@@ -517,23 +565,46 @@ public sealed partial class MqttClient
         }
 
         /// <summary>
-        /// Poison guard (rule 7 on 3.1.1, where a broker can only refuse by closing): counts drops by the server that come
-        /// right after the oldest unacked message was sent; the same message N times in a row is taken out. Under the lock.
+        /// Poison guard (rule 7; 3.1.1 only, where a broker can refuse a message only by closing the connection - a 5.0
+        /// broker says why with PUBACK >= 0x80 or DISCONNECT). Only the server hanging up counts - a clean end of stream or
+        /// a TCP reset from the far end (what mosquitto's max_packet_size produces, see IsPeerReset) - within
+        /// <see cref="MqttClientOptions.PingTimeout"/> after the oldest unacked message was sent; local network errors
+        /// neither count nor clear; timeouts and DISCONNECTs clear. The first such drop makes that message the suspect, which the next
+        /// connection sends alone (see FillPublishes); further drops count only while it was the only message in
+        /// flight. <see cref="MqttClientOptions.PoisonDropLimit"/> drops in all take it out. Under the lock.
         /// </summary>
-        private OutgoingMessage? CheckPoison(DisconnectKind kind, out int drops)
+        private OutgoingMessage? CheckPoison(DisconnectKind kind, bool serverHungUp, out int drops)
         {
             drops = 0;
             var limit = client._options.PoisonDropLimit;
+            if (limit == 0 || client._options.ProtocolVersion != MqttProtocolVersion.V311)
+            {
+                client._poisonSuspect = null;
+                return null;
+            }
+
+            if (kind == DisconnectKind.ConnectionLost && !serverHungUp)
+            {
+                // A local network error: says nothing about the message either way.
+                return null;
+            }
+
             var head = client._inflight.First;
-            if (limit == 0 || kind != DisconnectKind.ConnectionLost || head is null
+            if (kind != DisconnectKind.ConnectionLost || head is null
                 || client._time.GetElapsedTime(head.SentAt) > client._options.PingTimeout)
             {
                 client._poisonSuspect = null;
                 return null;
             }
 
-            if (ReferenceEquals(client._poisonSuspect, head) && client._poisonSuspectVersion == head.Version)
+            if (client.IsProbingPoisonSuspect() && ReferenceEquals(client._poisonSuspect, head))
             {
+                if (client._inflight.Count != 1)
+                {
+                    drops = head.Drops; // not alone (cannot happen while probing): no evidence either way
+                    return null;
+                }
+
                 head.Drops++;
             }
             else
@@ -555,7 +626,7 @@ public sealed partial class MqttClient
         }
 
         /// <summary>Ends the connection once: closes the stream, returns unacked messages to the queue front.</summary>
-        public void Fail(DisconnectKind kind, byte reasonCode, string detail)
+        public void Fail(DisconnectKind kind, byte reasonCode, string detail, bool serverClosed = false, bool peerReset = false)
         {
             if (Interlocked.Exchange(ref _closed, 1) != 0)
             {
@@ -579,7 +650,7 @@ public sealed partial class MqttClient
             int poisonDrops = 0;
             lock (client._sync)
             {
-                poison = CheckPoison(kind, out poisonDrops);
+                poison = CheckPoison(kind, serverClosed || peerReset, out poisonDrops);
                 for (var m = client._inflight.First; m is not null; m = m.Next)
                 {
                     client._byId[m.PacketId] = null; // the id stays allocated until the next CONNACK decides
@@ -611,15 +682,16 @@ public sealed partial class MqttClient
                 }
             }
 
+            if (poison is not null)
+            {
+                // Completed first, before the Disconnected state change below (a sink rewinds on it; see 0x95).
+                poison.Complete(client.DeadLetter(poison.Topic, poison.Payload, DeadLetterReason.ConnectionDropped, 0,
+                    $"rejected by the broker: the server closed the connection right after it was sent {poisonDrops} times in a row"));
+            }
+
             foreach (var m in notSent)
             {
                 m.Complete(new PublishResult(PublishStatus.NotConnected));
-            }
-
-            if (poison is not null)
-            {
-                poison.Complete(client.DeadLetter(poison.Topic, poison.Payload, DeadLetterReason.ConnectionDropped, 0,
-                    $"rejected by the broker: the connection was dropped right after sending it {poisonDrops} times in a row"));
             }
 
             foreach (var tcs in subscribes)
@@ -627,7 +699,8 @@ public sealed partial class MqttClient
                 tcs.TrySetResult([]);
             }
 
-            var info = new MqttDisconnectInfo(kind, reasonCode, detail, client._time.GetElapsedTime(_connectedAt), poisonDrops >= 2);
+            var info = new MqttDisconnectInfo(kind, reasonCode, detail, client._time.GetElapsedTime(_connectedAt), poisonDrops >= 2,
+                serverClosed && kind == DisconnectKind.ConnectionLost);
             MqttMetrics.Connected.Add(-1, client._clientTag);
             MqttMetrics.Disconnects.Add(1, client._clientTag, new KeyValuePair<string, object?>("kind", kind.ToString()));
             if (kind == DisconnectKind.Local)

@@ -53,12 +53,12 @@ internal static partial class Log
     public static partial void TakenOver(ILogger logger, long delayMs);
 
     [LoggerMessage(EventId = 6104, Level = LogLevel.Warning,
-        Message = "MQTT client id in use: the server closed our connection {Closes} times within {WindowSeconds:0} s without a DISCONNECT; another client with the same client id '{ClientId}' is probably connected (mosquitto closes the older one silently). Not fighting it: reconnects wait at least {DelayMs} ms. Give every gateway a unique client id")]
+        Message = "MQTT client id in use: the server closed our connection cleanly (end of stream, no DISCONNECT, no reset, no timeout) {Closes} times within {WindowSeconds:0} s; another client with the same client id '{ClientId}' is probably connected (mosquitto closes the older one silently). Not fighting it: reconnects wait at least {DelayMs} ms. Give every gateway a unique client id")]
     public static partial void SuspectedTakeover(ILogger logger, string clientId, int closes, double windowSeconds, long delayMs);
 
     [LoggerMessage(EventId = 6105, Level = LogLevel.Information,
-        Message = "MQTT connection stayed up {Seconds:0} s: no longer suspecting another client with our client id")]
-    public static partial void TakeoverSuspicionCleared(ILogger logger, double seconds);
+        Message = "MQTT no longer suspecting another client with our client id: {Why}")]
+    public static partial void TakeoverSuspicionCleared(ILogger logger, string why);
 
     [LoggerMessage(EventId = 6103, Level = LogLevel.Error, Message = "MQTT supervisor loop failed; continuing")]
     public static partial void SupervisorFailed(ILogger logger, Exception error);

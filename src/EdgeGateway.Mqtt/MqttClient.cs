@@ -48,6 +48,13 @@ public sealed partial class MqttClient : IAsyncDisposable
     private byte _serverMaxQos = 2;
     private OutgoingMessage? _poisonSuspect;
     private short _poisonSuspectVersion;
+
+    /// <summary>
+    /// True while the poison guard's suspect (3.1.1: the server closed the connection right after it was sent) is still
+    /// waiting for its result: it then goes out alone. Under <see cref="_sync"/>.
+    /// </summary>
+    private bool IsProbingPoisonSuspect() => _poisonSuspect is { } s && s.Version == _poisonSuspectVersion
+        && s.GetStatus(s.Version) == System.Threading.Tasks.Sources.ValueTaskSourceStatus.Pending;
     private bool _hasSessionState;
     private bool _forceCleanStart;
     private bool _disposed;

@@ -37,11 +37,13 @@ public sealed class MqttBackoffOptions
     public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>
     /// Mosquitto closes a taken-over connection without DISCONNECT 0x8E. After this many connections in a row were closed
-    /// by the server (EOF/reset, no DISCONNECT, no timeout) within <see cref="SuspectTakeoverWindow"/>, the supervisor
-    /// assumes another client uses our client id and waits at least <see cref="TakeoverDelay"/>. 0 disables the guess.
+    /// cleanly by the server (end of stream; no DISCONNECT, no reset or local network error, no timeout) within
+    /// <see cref="SuspectTakeoverWindow"/>, the supervisor assumes another client uses our client id and waits at least
+    /// <see cref="TakeoverDelay"/> after each such close. A connection that stays up <see cref="StableAfter"/>, or one that
+    /// ends any other way, or a connect attempt that fails on the network, clears the suspicion. 0 disables the guess.
     /// </summary>
     public int SuspectTakeoverCloses { get; set; } = 4;
-    /// <summary>Window for <see cref="SuspectTakeoverCloses"/>; a connection that lasts this long clears the suspicion.</summary>
+    /// <summary>Window in which <see cref="SuspectTakeoverCloses"/> clean server closes must fall.</summary>
     public TimeSpan SuspectTakeoverWindow { get; set; } = TimeSpan.FromMinutes(10);
 }
 
@@ -70,9 +72,12 @@ public sealed class MqttClientOptions
     /// </summary>
     public int MaximumOutgoingPacketSize { get; set; } = 1024 * 1024;
     /// <summary>
-    /// Poison guard: a QoS 1 message that is the oldest unacknowledged one when the server drops the connection right
-    /// after it was sent (within <see cref="PingTimeout"/>), this many times in a row, is dead-lettered
-    /// (<see cref="DeadLetterReason.ConnectionDropped"/>) instead of being resent forever. 0 disables it.
+    /// Poison guard (3.1.1 only): a QoS 1 message that is the oldest unacknowledged one when the server closes the
+    /// connection (end of stream, or a TCP reset from the server - what mosquitto's max_packet_size produces; local network
+    /// errors and timeouts do not count) within <see cref="PingTimeout"/>
+    /// after it was sent is then sent alone on the next connections; after this many such closes in all (the later ones
+    /// with it alone in flight) it is dead-lettered (<see cref="DeadLetterReason.ConnectionDropped"/>) instead of being
+    /// resent forever. 0 disables it.
     /// </summary>
     public int PoisonDropLimit { get; set; } = 3;
     /// <summary>Our inflight window; the effective window is min(this, server Receive Maximum).</summary>

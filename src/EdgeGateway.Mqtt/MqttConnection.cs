@@ -37,7 +37,7 @@ public sealed class MqttConnection : IAsyncDisposable
     public int ConnectAttempts { get; private set; }
 
     /// <summary>
-    /// True while the server keeps closing our connections without a DISCONNECT (see
+    /// True while the server keeps closing our connections cleanly, without a DISCONNECT (see
     /// <see cref="MqttBackoffOptions.SuspectTakeoverCloses"/>): another client with the same client id is probably
     /// connected. For health reporting: "client id in use".
     /// </summary>
@@ -61,7 +61,8 @@ public sealed class MqttConnection : IAsyncDisposable
                 string why;
                 if (result.IsConnected || result.Outcome == ConnectOutcome.AlreadyConnected)
                 {
-                    var info = await WaitWhileConnectedAsync(ct).ConfigureAwait(false);
+                    var connectedAt = _time.GetTimestamp();
+                    var info = await WaitWhileConnectedAsync(connectedAt, ct).ConfigureAwait(false);
                     if (info is null || info.Kind == DisconnectKind.Local)
                     {
                         if (ct.IsCancellationRequested)
@@ -70,7 +71,7 @@ public sealed class MqttConnection : IAsyncDisposable
                         }
                     }
 
-                    var suspected = info is not null && TrackServerClose(info);
+                    var suspected = info is not null && TrackServerClose(info, _time.GetElapsedTime(connectedAt));
                     if (info is not null && info.ConnectedFor >= _client.Options.Backoff.StableAfter && !suspected)
                     {
                         _backoff.Reset();
@@ -91,6 +92,12 @@ public sealed class MqttConnection : IAsyncDisposable
                 {
                     retryClass = ReconnectBackoff.Classify(result);
                     why = result.ToString();
+                    if (retryClass == RetryClass.Normal)
+                    {
+                        // A connect attempt that failed on the network (TCP refused/timeout, EOF before CONNACK...):
+                        // a twin never causes that (the broker accepts us and closes the other one), a flaky link does.
+                        ClearSuspicion($"a connect attempt failed on the network ({why})");
+                    }
                 }
 
                 var delay = _backoff.Next(retryClass);
@@ -132,9 +139,12 @@ public sealed class MqttConnection : IAsyncDisposable
 
     /// <summary>
     /// Mosquitto 2.0.11 closes a taken-over v5 connection without DISCONNECT 0x8E (reference B10), so a twin instance
-    /// shows up only as the server closing our connections again and again. Returns true while that is suspected.
+    /// shows up only as the server closing our connections again and again. Counts only clean ends of stream from the
+    /// server (<see cref="MqttDisconnectInfo.ServerClosed"/>); a connection that stayed up
+    /// <see cref="MqttBackoffOptions.StableAfter"/> or that ended any other way (a timeout, a reset or local network
+    /// error, a server DISCONNECT, our own DISCONNECT) clears the count and the suspicion. Returns true while suspected.
     /// </summary>
-    private bool TrackServerClose(MqttDisconnectInfo info)
+    private bool TrackServerClose(MqttDisconnectInfo info, TimeSpan upFor)
     {
         var b = _client.Options.Backoff;
         if (b.SuspectTakeoverCloses == 0)
@@ -142,23 +152,19 @@ public sealed class MqttConnection : IAsyncDisposable
             return false;
         }
 
-        if (info.ConnectedFor >= b.SuspectTakeoverWindow || info.Kind != DisconnectKind.ConnectionLost)
-        {
-            // A long-lived connection, or one that ended for another reason (timeouts, our own DISCONNECT, a
-            // server DISCONNECT that says why): no evidence of a twin.
-            _serverCloses.Clear();
-            if (_suspectedTakeover && info.ConnectedFor >= b.SuspectTakeoverWindow)
-            {
-                _suspectedTakeover = false;
-                Log.TakeoverSuspicionCleared(_logger, info.ConnectedFor.TotalSeconds);
-            }
-
-            return _suspectedTakeover;
-        }
-
         if (info.RepeatedDropAfterSend)
         {
             return _suspectedTakeover; // the poison guard's business, not a twin's
+        }
+
+        var stable = info.ConnectedFor >= b.StableAfter || upFor >= b.StableAfter;
+        if (stable || !info.ServerClosed || info.Kind != DisconnectKind.ConnectionLost)
+        {
+            _serverCloses.Clear();
+            ClearSuspicion(stable
+                ? $"a connection stayed up {Math.Max(info.ConnectedFor.TotalSeconds, upFor.TotalSeconds):0} s"
+                : $"a connection ended by something other than a clean server close ({info})");
+            return false;
         }
 
         var now = _time.GetTimestamp();
@@ -178,16 +184,36 @@ public sealed class MqttConnection : IAsyncDisposable
         return _suspectedTakeover;
     }
 
-    private async Task<MqttDisconnectInfo?> WaitWhileConnectedAsync(CancellationToken ct)
+    private void ClearSuspicion(string why)
+    {
+        _serverCloses.Clear();
+        if (_suspectedTakeover)
+        {
+            _suspectedTakeover = false;
+            Log.TakeoverSuspicionCleared(_logger, why);
+        }
+    }
+
+    private async Task<MqttDisconnectInfo?> WaitWhileConnectedAsync(long connectedAt, CancellationToken ct)
     {
         // Beat while connected so a watchdog sees this loop alive during a long, healthy connection.
         var closed = _client.WaitForDisconnectAsync();
+        var stableAfter = _client.Options.Backoff.StableAfter;
+        var beat = TimeSpan.FromSeconds(5);
         while (!closed.IsCompleted)
         {
             Heartbeat?.Invoke();
+            var up = _time.GetElapsedTime(connectedAt);
+            if (_suspectedTakeover && up >= stableAfter)
+            {
+                // Stable while connected: health stops saying "client id in use" now, not only when this one ends.
+                ClearSuspicion($"a connection stayed up {up.TotalSeconds:0} s");
+            }
+
+            var wait = _suspectedTakeover && stableAfter - up < beat ? stableAfter - up : beat;
             try
             {
-                return await closed.WaitAsync(TimeSpan.FromSeconds(5), _time, ct).ConfigureAwait(false);
+                return await closed.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(1), _time, ct).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {

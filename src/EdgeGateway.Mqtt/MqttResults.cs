@@ -89,9 +89,12 @@ public enum DisconnectKind
 
 /// <summary>Why a connection ended.</summary>
 /// <remarks><see cref="RepeatedDropAfterSend"/>: the server dropped the link right after the same message was sent again
-/// (poison guard); such drops are explained by the message, not by another client with our id.</remarks>
+/// (poison guard); such drops are explained by the message, not by another client with our id.
+/// <see cref="ServerClosed"/>: <see cref="DisconnectKind.ConnectionLost"/> by a clean end of stream from the server (no
+/// DISCONNECT, no reset, no local network error, no timeout): the only kind of drop the poison guard and the suspected
+/// takeover count.</remarks>
 public sealed record MqttDisconnectInfo(DisconnectKind Kind, byte ReasonCode, string Detail, TimeSpan ConnectedFor,
-    bool RepeatedDropAfterSend = false)
+    bool RepeatedDropAfterSend = false, bool ServerClosed = false)
 {
     public override string ToString() => Kind == DisconnectKind.ServerDisconnect
         ? $"server DISCONNECT {MqttReasonCodes.Describe(ReasonCode)} (0x{ReasonCode:X2}) {Detail}".TrimEnd()

@@ -56,6 +56,52 @@ public sealed class MqttProxy : IAsyncDisposable
         }
     }
 
+    /// <summary>Closes every client connection gracefully (FIN first): the client reads a clean end of stream.</summary>
+    public void CloseAll()
+    {
+        lock (_gate)
+        {
+            foreach (var (a, b) in _pairs)
+            {
+                try
+                {
+                    a.Shutdown(SocketShutdown.Both);
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                }
+
+                b.Dispose();
+                a.Dispose();
+            }
+
+            _pairs.Clear();
+        }
+    }
+
+    /// <summary>Like <see cref="CutAll"/>, but the client sees a TCP reset (linger 0) instead of a clean end of stream.</summary>
+    public void ResetAll()
+    {
+        lock (_gate)
+        {
+            foreach (var (a, b) in _pairs)
+            {
+                try
+                {
+                    a.LingerState = new LingerOption(true, 0);
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                }
+
+                a.Dispose();
+                b.Dispose();
+            }
+
+            _pairs.Clear();
+        }
+    }
+
     private async Task AcceptLoopAsync()
     {
         try

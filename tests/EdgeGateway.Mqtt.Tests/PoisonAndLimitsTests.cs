@@ -105,9 +105,42 @@ public sealed class PoisonAndLimitsTests(ITestOutputHelper output) : IAsyncLifet
         Assert.Single(letters);
         // Three connections dropped on it, then the fourth carries on: no endless resend loop.
         Assert.Equal(4, proxy.Connections);
+        Assert.Equal(1, proxy.Publishes.Count(p => p.Connection == 2)); // after the first drop the suspect goes alone
+        Assert.Equal(1, proxy.Publishes.Count(p => p.Connection == 3));
         Assert.Equal(1, proxy.Publishes.Count(p => p.Connection == 4)); // only "next"
         Assert.False(supervisor.SuspectedTakeover); // drops explained by one message are not a twin instance
         await broker.WaitForLogAsync("oversize packet|too large|exceeded|max_packet_size|Client .* disconnected");
+    }
+
+    [Fact]
+    public async Task V5_connection_closed_right_after_a_publish_again_and_again_never_dead_letters_it()
+    {
+        // A 5.0 broker that refuses a message says so (PUBACK >= 0x80, DISCONNECT 0x95); a bare close is the link's doing.
+        await using var broker = await MosquittoBroker.StartPlainAsync();
+        await using var proxy = new MqttProxy(broker.Port);
+        proxy.DropPubAcks = true;
+        var options = ClientFactory.Options(proxy.Port, ClientFactory.UniqueId("v5poison"));
+        options.PoisonDropLimit = 2;
+        options.AckTimeout = TimeSpan.FromSeconds(60);
+        options.Backoff.SuspectTakeoverCloses = 0;
+        var client = _clients.Client(options);
+        _clients.Supervisor(client).Start();
+        await TaskTimeouts.Eventually(() => client.IsConnected, "connected");
+
+        var publish = client.PublishAsync("test/v5poison", "m"u8.ToArray()).AsTask();
+        for (var i = 1; i <= 3; i++)
+        {
+            await TaskTimeouts.Eventually(() => proxy.Publishes.Count >= i, $"publish on connection {i}");
+            proxy.CloseAll(); // a clean close right after the PUBLISH
+        }
+
+        await TaskTimeouts.Eventually(() => proxy.Publishes.Count >= 4, "sent a fourth time");
+        Assert.False(publish.IsCompleted);
+        proxy.DropPubAcks = false;
+        proxy.CutAll();
+        var result = await publish.WithTimeout(TimeSpan.FromSeconds(30));
+        Assert.Equal(PublishStatus.Acknowledged, result.Status);
+        Assert.DoesNotContain(_clients.Logs.Entries, e => e.Id.Id == 6004);
     }
 
     [Theory]

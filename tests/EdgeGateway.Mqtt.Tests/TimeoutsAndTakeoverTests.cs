@@ -162,4 +162,75 @@ public sealed class TimeoutsAndTakeoverTests(ITestOutputHelper output) : IAsyncL
         Assert.Contains("client id in use", warning.Message, StringComparison.Ordinal);
         Assert.Contains(id, warning.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Connections_reset_by_the_link_do_not_count_as_a_silent_takeover()
+    {
+        await using var broker = await MosquittoBroker.StartPlainAsync();
+        await using var proxy = new MqttProxy(broker.Port);
+        var options = ClientFactory.Options(proxy.Port, ClientFactory.UniqueId("resets"));
+        options.Backoff.SuspectTakeoverCloses = 2;
+        var client = _clients.Client(options);
+        var supervisor = _clients.Supervisor(client);
+        var retries = new List<MqttRetry>();
+        supervisor.RetryScheduled += r => { lock (retries) { retries.Add(r); } };
+        supervisor.Start();
+        await TaskTimeouts.Eventually(() => client.IsConnected, "connected");
+
+        for (var i = 2; i <= 4; i++)
+        {
+            proxy.ResetAll();
+            await TaskTimeouts.Eventually(() => proxy.Connections >= i && client.IsConnected, $"reconnected ({i})");
+        }
+
+        Assert.False(supervisor.SuspectedTakeover);
+        Assert.DoesNotContain(_clients.Logs.Entries, e => e.Id.Id == 6104);
+        Assert.Contains(_clients.Logs.Entries, e => e.Id.Id == 6002 && e.Message.Contains("reset", StringComparison.OrdinalIgnoreCase));
+        lock (retries)
+        {
+            Assert.Equal(3, retries.Count);
+            Assert.All(retries, r => Assert.Equal(RetryClass.Normal, r.RetryClass));
+        }
+    }
+
+    [Fact]
+    public async Task Clean_server_closes_raise_the_suspicion_and_a_connection_that_stays_up_StableAfter_clears_it()
+    {
+        await using var broker = await MosquittoBroker.StartPlainAsync();
+        await using var proxy = new MqttProxy(broker.Port);
+        var clock = new ManualTimeProvider();
+        var options = ClientFactory.Options(proxy.Port, ClientFactory.UniqueId("stable"));
+        options.Backoff.SuspectTakeoverCloses = 2;
+        var client = _clients.Client(options);
+        var supervisor = _clients.Supervisor(client, clock);
+        var retries = new List<MqttRetry>();
+        supervisor.RetryScheduled += r => { lock (retries) { retries.Add(r); } };
+        supervisor.Start();
+        await TaskTimeouts.Eventually(() => client.IsConnected, "connected");
+
+        proxy.CloseAll(); // clean end of stream, no DISCONNECT: what mosquitto does to a taken-over connection
+        await TaskTimeouts.Eventually(() => { lock (retries) { return retries.Count == 1; } }, "first retry scheduled");
+        clock.Advance(TimeSpan.FromSeconds(3));
+        await TaskTimeouts.Eventually(() => proxy.Connections >= 2 && client.IsConnected, "reconnected");
+        proxy.CloseAll();
+        await TaskTimeouts.Eventually(() => supervisor.SuspectedTakeover, "suspected after two clean closes");
+        await TaskTimeouts.Eventually(() => { lock (retries) { return retries.Count == 2; } }, "second retry scheduled");
+        lock (retries)
+        {
+            Assert.Equal(RetryClass.Takeover, retries[1].RetryClass);
+            Assert.True(retries[1].Delay >= options.Backoff.TakeoverDelay);
+        }
+
+        clock.Advance(options.Backoff.TakeoverDelay * 1.3); // past the takeover wait including jitter
+        await TaskTimeouts.Eventually(() => proxy.Connections >= 3 && client.IsConnected, "reconnected after the takeover wait");
+        clock.Advance(options.Backoff.StableAfter - TimeSpan.FromSeconds(5));
+        await Task.Delay(300);
+        Assert.True(supervisor.SuspectedTakeover, "cleared before StableAfter");
+
+        clock.Advance(TimeSpan.FromSeconds(6));
+        await TaskTimeouts.Eventually(() => !supervisor.SuspectedTakeover, "cleared while the connection is still up");
+        Assert.True(client.IsConnected);
+        var cleared = Assert.Single(_clients.Logs.Entries, e => e.Id.Id == 6105);
+        Assert.Contains("stayed up", cleared.Message, StringComparison.Ordinal);
+    }
 }
