@@ -1,6 +1,8 @@
 using EdgeGateway.Buffer;
 using EdgeGateway.Records;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgeGateway.Upstream;
 
@@ -33,46 +35,124 @@ public sealed class DeadLetterStore : IDisposable
     private readonly Lock _gate = new();
     private readonly SqliteConnection _conn;
     private readonly TimeProvider _time;
+    private readonly Dictionary<string, long> _perSink = new(StringComparer.Ordinal);
     private long _count;
     private long _evicted;
     private bool _disposed;
 
-    public DeadLetterStore(string path, int maxRows, TimeProvider? time = null)
+    /// <param name="configKey">The option that names the directory, quoted when it cannot be written.</param>
+    public DeadLetterStore(string path, int maxRows, TimeProvider? time = null, ILogger? logger = null,
+        string configKey = "Upstream:DeadLetters:Directory")
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         Path = System.IO.Path.GetFullPath(path);
         MaxRows = maxRows;
         _time = time ?? TimeProvider.System;
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-        _conn = new SqliteConnection(new SqliteConnectionStringBuilder
+        var directory = System.IO.Path.GetDirectoryName(Path)!;
+        try
+        {
+            Directory.CreateDirectory(directory);
+            try
+            {
+                _conn = Open();
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode is SqliteCorrupt or SqliteNotADatabase)
+            {
+                // A damaged table must not keep the gateway down: keep the bad file for inspection and start afresh.
+                var movedTo = MoveAside();
+                (logger ?? NullLogger.Instance).LogDeadLetterStoreRecreated(Path, e.Message, movedTo);
+                _conn = Open();
+            }
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException
+                                      || e is SqliteException { SqliteErrorCode: SqliteCantOpen or SqliteReadOnly or SqlitePerm })
+        {
+            throw new OptionsValidationFailedException(
+                [$"{configKey}: cannot create or write the dead-letter table {Path} ({e.Message}); choose a writable directory"]);
+        }
+    }
+
+    private const int SqlitePerm = 3;
+    private const int SqliteReadOnly = 8;
+    private const int SqliteCorrupt = 11;
+    private const int SqliteCantOpen = 14;
+    private const int SqliteNotADatabase = 26;
+
+    private SqliteConnection Open()
+    {
+        var conn = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = Path,
             Mode = SqliteOpenMode.ReadWriteCreate,
             Pooling = false,
             DefaultTimeout = 30,
         }.ToString());
-        _conn.Open();
-        Exec("""
-            PRAGMA journal_mode=WAL;
-            PRAGMA synchronous=NORMAL;
-            CREATE TABLE IF NOT EXISTS dead_letters(
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                sink TEXT NOT NULL,
-                stream TEXT NOT NULL,
-                seq INTEGER NOT NULL,
-                kind INTEGER NOT NULL,
-                record_time TEXT NOT NULL,
-                topic TEXT NOT NULL,
-                reason TEXT NOT NULL,
-                reason_code INTEGER NOT NULL,
-                detail TEXT NOT NULL,
-                dead_lettered_at TEXT NOT NULL,
-                payload BLOB NOT NULL);
-            CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters(sink, id);
-            CREATE TABLE IF NOT EXISTS dead_letter_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-            """);
-        _count = (long)Scalar("SELECT COUNT(*) FROM dead_letters;")!;
-        _evicted = Scalar("SELECT value FROM dead_letter_meta WHERE key = 'evicted';") is long e ? e : 0;
+        try
+        {
+            conn.Open();
+            // FULL: the buffer may fsync a cursor already past a dead-lettered record; its row must be as durable (rare writes).
+            Exec(conn, """
+                PRAGMA journal_mode=WAL;
+                PRAGMA synchronous=FULL;
+                CREATE TABLE IF NOT EXISTS dead_letters(
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    sink TEXT NOT NULL,
+                    stream TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    kind INTEGER NOT NULL,
+                    record_time TEXT NOT NULL,
+                    topic TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    reason_code INTEGER NOT NULL,
+                    detail TEXT NOT NULL,
+                    dead_lettered_at TEXT NOT NULL,
+                    payload BLOB NOT NULL);
+                CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters(sink, id);
+                CREATE TABLE IF NOT EXISTS dead_letter_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+                """);
+            // Counts live in memory from here on (metrics and health read them on every scrape).
+            _perSink.Clear();
+            using (var cmd = conn.CreateCommand())
+            {
+                cmd.CommandText = "SELECT sink, COUNT(*) FROM dead_letters GROUP BY sink;";
+                using var reader = cmd.ExecuteReader();
+                while (reader.Read())
+                {
+                    _perSink[reader.GetString(0)] = reader.GetInt64(1);
+                }
+            }
+
+            _count = _perSink.Values.Sum();
+            _evicted = Scalar(conn, "SELECT value FROM dead_letter_meta WHERE key = 'evicted';") is long e ? e : 0;
+            return conn;
+        }
+        catch
+        {
+            conn.Dispose();
+            throw;
+        }
+    }
+
+    private string MoveAside()
+    {
+        var stamp = _time.GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var target = $"{Path}.corrupt-{stamp}";
+        for (var n = 1; File.Exists(target); n++)
+        {
+            target = $"{Path}.corrupt-{stamp}-{n}";
+        }
+
+        File.Move(Path, target);
+        foreach (var suffix in new[] { "-wal", "-shm" })
+        {
+            // A journal that belongs to the bad file must not be replayed into the new one.
+            if (File.Exists(Path + suffix))
+            {
+                File.Move(Path + suffix, target + suffix);
+            }
+        }
+
+        return target;
     }
 
     /// <summary>Full path of the SQLite file.</summary>
@@ -143,8 +223,23 @@ public sealed class DeadLetterStore : IDisposable
 
             var count = _count + records.Count;
             var evicted = _evicted;
+            Dictionary<string, long>? removed = null;
             if (count > MaxRows)
             {
+                // Which sinks lose rows, so the in-memory per-sink counts stay true.
+                removed = new Dictionary<string, long>(StringComparer.Ordinal);
+                using (var which = _conn.CreateCommand())
+                {
+                    which.Transaction = tx;
+                    which.CommandText = "SELECT sink, COUNT(*) FROM (SELECT sink FROM dead_letters ORDER BY id LIMIT $n) GROUP BY sink;";
+                    which.Parameters.AddWithValue("$n", count - MaxRows);
+                    using var reader = which.ExecuteReader();
+                    while (reader.Read())
+                    {
+                        removed[reader.GetString(0)] = reader.GetInt64(1);
+                    }
+                }
+
                 using var evict = _conn.CreateCommand();
                 evict.Transaction = tx;
                 evict.CommandText = """
@@ -162,24 +257,31 @@ public sealed class DeadLetterStore : IDisposable
             tx.Commit();
             _count = count;
             _evicted = evicted;
+            _perSink[sink] = _perSink.GetValueOrDefault(sink) + records.Count;
+            if (removed is { Count: > 0 })
+            {
+                foreach (var (name, n) in removed)
+                {
+                    var left = _perSink.GetValueOrDefault(name) - n;
+                    if (left > 0)
+                    {
+                        _perSink[name] = left;
+                    }
+                    else
+                    {
+                        _perSink.Remove(name);
+                    }
+                }
+            }
         }
     }
 
-    /// <summary>Rows of one sink (or all when <paramref name="sink"/> is null).</summary>
+    /// <summary>Rows of one sink (or all when <paramref name="sink"/> is null); from memory, no query.</summary>
     public long CountFor(string? sink)
     {
-        if (sink is null)
-        {
-            return Count;
-        }
-
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            using var cmd = _conn.CreateCommand();
-            cmd.CommandText = "SELECT COUNT(*) FROM dead_letters WHERE sink = $sink;";
-            cmd.Parameters.AddWithValue("$sink", sink);
-            return (long)cmd.ExecuteScalar()!;
+            return sink is null ? _count : _perSink.GetValueOrDefault(sink);
         }
     }
 
@@ -217,16 +319,16 @@ public sealed class DeadLetterStore : IDisposable
         }
     }
 
-    private void Exec(string sql)
+    private static void Exec(SqliteConnection conn, string sql)
     {
-        using var cmd = _conn.CreateCommand();
+        using var cmd = conn.CreateCommand();
         cmd.CommandText = sql;
         cmd.ExecuteNonQuery();
     }
 
-    private object? Scalar(string sql)
+    private static object? Scalar(SqliteConnection conn, string sql)
     {
-        using var cmd = _conn.CreateCommand();
+        using var cmd = conn.CreateCommand();
         cmd.CommandText = sql;
         return cmd.ExecuteScalar();
     }

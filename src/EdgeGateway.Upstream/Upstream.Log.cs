@@ -49,4 +49,10 @@ internal static partial class UpstreamLog
 
     [LoggerMessage(6605, LogLevel.Error, "MQTT sink {Sink}: could not store records {First}..{Last} in the dead-letter table; not acknowledged, the forwarder resends them after its ack timeout")]
     public static partial void DeadLetterStoreFailed(ILogger logger, string sink, long first, long last, Exception error);
+
+    [LoggerMessage(6606, LogLevel.Error, "MQTT sink {Sink}: the broker allows only QoS 0 (CONNACK Maximum QoS 0); records are kept in the buffer, not dead-lettered, until it allows QoS 1")]
+    public static partial void MqttQosRefused(ILogger logger, string sink);
+
+    [LoggerMessage(6607, LogLevel.Error, "Dead-letter table {Path} could not be opened ({Reason}); moved aside to {MovedTo} and recreated empty")]
+    public static partial void LogDeadLetterStoreRecreated(this ILogger logger, string path, string reason, string movedTo);
 }

@@ -30,6 +30,9 @@ public interface IUpstreamLinkState
 
     /// <summary>Rows of this sink in the dead-letter table.</summary>
     long DeadLetterRows => 0;
+
+    /// <summary>Why a connected link carries no records (e.g. the broker allows only QoS 0), or null.</summary>
+    string? Refusal => null;
 }
 
 /// <summary>The "EdgeGateway.Upstream" meter. Every measurement carries a <c>sink</c> tag.</summary>

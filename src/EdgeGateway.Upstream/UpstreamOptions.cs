@@ -97,6 +97,17 @@ public sealed partial class UpstreamOptions : IValidatedOptions
         {
             yield return $"{section}:Backoff:RefusedDelay/StableAfter: must be 0 or positive (got {b.RefusedDelay}, {b.StableAfter})";
         }
+
+        // Mirrors MqttClientOptions.Validate: a value it refuses would otherwise throw at service resolution, not exit 78.
+        if (b.SuspectTakeoverCloses is < 0 or > 100)
+        {
+            yield return $"{section}:Backoff:SuspectTakeoverCloses: must be 0 (off) .. 100 (got {b.SuspectTakeoverCloses})";
+        }
+
+        if (b.SuspectTakeoverWindow <= TimeSpan.Zero)
+        {
+            yield return $"{section}:Backoff:SuspectTakeoverWindow: must be a positive time span (got {b.SuspectTakeoverWindow})";
+        }
     }
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
@@ -166,6 +177,18 @@ public sealed class MqttSinkOptions
     /// <summary>With messages in flight, the longest time without a PUBACK before the link is declared dead.</summary>
     public TimeSpan AckTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Largest PUBLISH packet the client sends (128..268435460 bytes); a larger record is dead-lettered as PacketTooLarge
+    /// without being sent. Default 1 MiB.
+    /// </summary>
+    public int MaximumOutgoingPacketSize { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// Poison guard (MQTT 3.1.1 only, which has no way to refuse a message): after this many server closes right after the
+    /// same oldest unacknowledged message, it is dead-lettered as ConnectionDropped. 0 turns the guard off (0..100; default 3).
+    /// </summary>
+    public int PoisonDropLimit { get; set; } = 3;
+
     public MqttBackoffOptions Backoff { get; set; } = new();
 
     public IEnumerable<string> Validate(string section)
@@ -204,6 +227,16 @@ public sealed class MqttSinkOptions
         if (MaxInflight is < 1 or > 65_535)
         {
             yield return $"{section}:MaxInflight: must be 1..65535 (got {MaxInflight})";
+        }
+
+        if (MaximumOutgoingPacketSize is < 128 or > 268_435_460)
+        {
+            yield return $"{section}:MaximumOutgoingPacketSize: must be 128..268435460 bytes (got {MaximumOutgoingPacketSize})";
+        }
+
+        if (PoisonDropLimit is < 0 or > 100)
+        {
+            yield return $"{section}:PoisonDropLimit: must be 0 (off) .. 100 (got {PoisonDropLimit})";
         }
 
         if (BatchRecords is < 1 or > 10_000)

@@ -40,7 +40,8 @@ public static class UpstreamServiceCollectionExtensions
             services.TryAddSingleton(sp => new DeadLetterStore(
                 Path.Combine(options.DeadLetters.Directory is { Length: > 0 } d ? d : sp.GetService<BufferOptions>()?.DataDirectory ?? "data",
                     DeadLetterStore.FileName),
-                options.DeadLetters.MaxRows, sp.GetRequiredService<TimeProvider>()));
+                options.DeadLetters.MaxRows, sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<DeadLetterStore>(), $"{path}:DeadLetters:Directory"));
             services.AddSingleton(sp => new MqttSink(options.Mqtt, gatewayId, sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<UpstreamMetrics>(), deadLetters: sp.GetRequiredService<DeadLetterStore>()));
             services.AddSingleton<IUpstreamSink>(sp => sp.GetRequiredService<MqttSink>());
@@ -62,13 +63,56 @@ public static class UpstreamServiceCollectionExtensions
     }
 }
 
-/// <summary>One health entry per enabled sink: Healthy while connected, Degraded while reconnecting (records wait in the buffer).</summary>
-public sealed class UpstreamHealth(IEnumerable<IUpstreamLinkState> links, TimeProvider time, DeadLetterStore? deadLetters = null) : IHealthReporter
+/// <summary>
+/// One health entry per enabled sink: Healthy while connected and carrying records; Degraded while reconnecting (records
+/// wait in the buffer), while the broker refuses the link's QoS, or for <see cref="EvictionWindow"/> after the dead-letter
+/// table dropped rows.
+/// </summary>
+public sealed class UpstreamHealth : IHealthReporter
 {
+    /// <summary>How long health stays Degraded after the dead-letter table evicted rows.</summary>
+    public static readonly TimeSpan EvictionWindow = TimeSpan.FromHours(1);
+
+    private readonly IEnumerable<IUpstreamLinkState> _links;
+    private readonly TimeProvider _time;
+    private readonly DeadLetterStore? _deadLetters;
+    private readonly Lock _gate = new();
+    private long _evictedSeen;
+    private DateTimeOffset? _evictedAt;
+
+    public UpstreamHealth(IEnumerable<IUpstreamLinkState> links, TimeProvider time, DeadLetterStore? deadLetters = null)
+    {
+        _links = links;
+        _time = time;
+        _deadLetters = deadLetters;
+        // Evictions from before this start were reported then; only new ones degrade health.
+        _evictedSeen = deadLetters?.Evicted ?? 0;
+    }
+
     public IEnumerable<ComponentHealth> Report()
     {
-        var now = time.GetUtcNow();
-        foreach (var l in links)
+        var now = _time.GetUtcNow();
+        string? evictedNote = null;
+        if (_deadLetters is not null)
+        {
+            var evicted = _deadLetters.Evicted;
+            lock (_gate)
+            {
+                if (evicted > _evictedSeen)
+                {
+                    _evictedSeen = evicted;
+                    _evictedAt = now;
+                }
+
+                if (_evictedAt is { } at && now - at < EvictionWindow)
+                {
+                    evictedNote = $"the dead-letter table is full and dropped its oldest rows ({evicted} evicted in all); "
+                        + "raise Upstream:DeadLetters:MaxRows or read them out";
+                }
+            }
+        }
+
+        foreach (var l in _links)
         {
             var lag = l.OldestUnacknowledged is { } t ? Math.Max(0, (now - t).TotalSeconds) : 0;
             var details = new Dictionary<string, object?>
@@ -82,20 +126,29 @@ public sealed class UpstreamHealth(IEnumerable<IUpstreamLinkState> links, TimePr
                 ["dead_lettered"] = l.DeadLettered,
                 ["dead_letter_rows"] = l.DeadLetterRows,
             };
-            if (deadLetters is not null)
+            if (_deadLetters is not null)
             {
-                details["dead_letters_evicted"] = deadLetters.Evicted;
+                details["dead_letters_evicted"] = _deadLetters.Evicted;
             }
 
-            if (l.IsConnected)
-            {
-                yield return new ComponentHealth($"upstream/{l.Name}", HealthState.Healthy, "connected", details);
-            }
-            else
+            if (!l.IsConnected)
             {
                 details["last_error"] = l.LastError;
                 yield return new ComponentHealth($"upstream/{l.Name}", HealthState.Degraded,
                     $"not connected ({l.LastError ?? "connecting"}); records wait in the buffer", details);
+            }
+            else if (l.Refusal is { } refusal)
+            {
+                details["refusal"] = refusal;
+                yield return new ComponentHealth($"upstream/{l.Name}", HealthState.Degraded, $"connected but {refusal}", details);
+            }
+            else if (evictedNote is not null && l.Transport == "mqtt") // the table holds only the MQTT sink's rows
+            {
+                yield return new ComponentHealth($"upstream/{l.Name}", HealthState.Degraded, "connected; " + evictedNote, details);
+            }
+            else
+            {
+                yield return new ComponentHealth($"upstream/{l.Name}", HealthState.Healthy, "connected", details);
             }
         }
     }

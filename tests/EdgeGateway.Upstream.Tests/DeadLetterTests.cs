@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using System.Collections.Concurrent;
 using EdgeGateway.Buffer;
+using EdgeGateway.Buffer.Upstream;
 using EdgeGateway.Health;
 using EdgeGateway.Mqtt;
 using EdgeGateway.Records;
@@ -111,6 +113,8 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
         {
             Assert.Equal(5, reopened.Count);
             Assert.Equal(4, reopened.Evicted);
+            Assert.Equal(4, reopened.CountFor("mqtt")); // per-sink counts are loaded at open
+            Assert.Equal(1, reopened.CountFor("relay"));
             Assert.Equal("{\"n\":1}", Encoding.UTF8.GetString(reopened.Read("relay", 0, 1)[0].Payload));
         }
     }
@@ -195,6 +199,181 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(Path.Combine(Path.GetFullPath(dir.Path), DeadLetterStore.FileName), store.Path);
         Assert.Equal(42, store.MaxRows);
         Assert.Same(store, provider.GetRequiredService<MqttSink>().DeadLetters);
+    }
+
+    [Fact]
+    public async Task A_dead_lettered_record_resent_after_a_rewind_is_acknowledged_at_once_without_a_publish_or_a_second_row()
+    {
+        // edge/gw1/secret/# is not writable: v5 PUBACK 0x87.
+        var broker = await Mosquitto.StartAsync();
+        await using var __ = broker;
+        await File.WriteAllTextAsync(Path.Combine(broker.Directory, "acl"), "topic readwrite edge/gw1/drone/#\ntopic read edge/gw1/#\n");
+        await broker.StopGracefullyAsync();
+        await File.AppendAllTextAsync(Path.Combine(broker.Directory, "mosquitto.conf"), $"acl_file {Path.Combine(broker.Directory, "acl")}\n");
+        await broker.LaunchAsync();
+
+        using var dir = new TempDir();
+        using var deadLetters = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 100);
+        var options = new MqttSinkOptions
+        {
+            Enabled = true,
+            Port = broker.Port,
+            ClientId = "edgegw-replay-" + Guid.NewGuid().ToString("N")[..8],
+            StatusTopic = "",
+            Backoff = new MqttBackoffOptions { InitialDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromSeconds(1) },
+        };
+        await using var sink = new MqttSink(options, "gw1", TimeProvider.System, _logs.CreateFactory(), _metrics, deadLetters: deadLetters);
+        sink.Start();
+        await TaskTimeouts.Eventually(() => sink.IsConnected, "connected");
+        var acks = new RecordingAcks();
+        var denied = Record(7, "secret/keys");
+        Assert.Equal(SinkSendResult.Sent, await sink.SendAsync([denied], acks, CancellationToken.None).WithTimeout());
+        await TaskTimeouts.Eventually(() => acks.Acked.Contains(7), "the refused record is acknowledged after its dead-letter write");
+        Assert.Equal(1, deadLetters.CountFor("mqtt"));
+        Assert.Equal(0, sink.Inflight); // released only after the write and the ack
+
+        // The forwarder rewound and threw that ack away: it sends the record again. It must be acknowledged right here,
+        // in SendAsync (a publish would only be acknowledged after a PUBACK), and not stored twice.
+        acks.Acked.Clear();
+        Assert.Equal(SinkSendResult.Sent, await sink.SendAsync([denied, Record(8)], acks, CancellationToken.None).WithTimeout());
+        Assert.Equal([7L], acks.Acked.ToArray());
+        await TaskTimeouts.Eventually(() => acks.Acked.Contains(8), "the next record is published and acknowledged");
+        // Messages are answered in order: had 7 been published again, its PUBACK 0x87 would have come before 8's.
+        Assert.Equal(1, deadLetters.CountFor("mqtt"));
+        Assert.Single(deadLetters.Read(null, 0, 10));
+        Assert.Equal(1, sink.DeadLettered);
+        _logs.AssertNoUnexpectedErrors(m => m.Contains("dead-lettered", StringComparison.OrdinalIgnoreCase) || m.Contains("DeadLettered", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_broker_that_allows_only_qos_0_keeps_the_records_in_the_buffer_and_degrades_health()
+    {
+        await using var broker = await Mosquitto.StartAsync("max_qos 0");
+        using var dir = new TempDir();
+        using var deadLetters = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 100);
+        var options = new MqttSinkOptions
+        {
+            Enabled = true,
+            Port = broker.Port,
+            ClientId = "edgegw-qos0-" + Guid.NewGuid().ToString("N")[..8],
+            StatusTopic = "",
+            Backoff = new MqttBackoffOptions { InitialDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromSeconds(1) },
+        };
+        await using var sink = new MqttSink(options, "gw1", TimeProvider.System, _logs.CreateFactory(), _metrics, deadLetters: deadLetters);
+        sink.Start();
+        await TaskTimeouts.Eventually(() => sink.IsConnected, "connected");
+        Assert.Equal(0, sink.Client.ServerMaximumQos);
+        await using var rig = new BufferRig(sink, _logs);
+        await rig.WriteAsync("drone/tello-1/state", 1);
+        await rig.WriteAsync("drone/tello-1/state", 2);
+        await TaskTimeouts.Eventually(() => rig.Forwarder.Rewinds >= 2, "the forwarder is refused and backs off, again");
+
+        Assert.True(rig.Forwarder.Cursor < rig.Written[0], $"nothing acknowledged: the records stay in the buffer (cursor {rig.Forwarder.Cursor})");
+        Assert.Equal(0, deadLetters.Count);
+        Assert.Equal(0, sink.DeadLettered);
+        var health = Assert.Single(new UpstreamHealth([sink], TimeProvider.System, deadLetters).Report());
+        Assert.Equal(HealthState.Degraded, health.State);
+        Assert.Contains("broker allows only QoS 0", health.Summary, StringComparison.Ordinal);
+        Assert.Contains(_logs.Entries, e => e.Id.Id == 6606);
+        _logs.AssertNoUnexpectedErrors(m => m.Contains("QoS 0", StringComparison.Ordinal) || m.Contains("refused", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public void Health_is_degraded_after_the_dead_letter_table_evicts_rows()
+    {
+        using var dir = new TempDir();
+        var clock = new ManualTimeProvider(DateTimeOffset.Parse("2026-11-22T05:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        using var store = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 2, clock);
+        var link = new ConnectedLink();
+        var health = new UpstreamHealth([link], clock, store);
+        Assert.Equal(HealthState.Healthy, Assert.Single(health.Report()).State);
+
+        store.Add("mqtt", [Record(1), Record(2), Record(3)], "t", "RejectedByServer", 0x87, "denied");
+        var degraded = Assert.Single(health.Report());
+        Assert.Equal(HealthState.Degraded, degraded.State);
+        Assert.Contains("dead-letter table is full", degraded.Summary, StringComparison.Ordinal);
+        Assert.Equal(1L, degraded.Details!["dead_letters_evicted"]);
+
+        clock.Advance(UpstreamHealth.EvictionWindow + TimeSpan.FromSeconds(1));
+        Assert.Equal(HealthState.Healthy, Assert.Single(health.Report()).State);
+    }
+
+    [Fact]
+    public void A_dead_letter_file_that_is_not_a_database_is_moved_aside_and_recreated()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, DeadLetterStore.FileName);
+        var garbage = Encoding.UTF8.GetBytes(new string('x', 8192));
+        File.WriteAllBytes(path, garbage);
+        var clock = new ManualTimeProvider(DateTimeOffset.Parse("2026-11-22T05:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+
+        using (var store = new DeadLetterStore(path, 10, clock, _logs.CreateFactory().CreateLogger("test")))
+        {
+            Assert.Equal(0, store.Count);
+            store.Add("mqtt", [Record(1)], "t", "RejectedByServer", 0x87, "denied");
+            Assert.Equal(1, store.CountFor("mqtt"));
+        }
+
+        var moved = Path.Combine(dir.Path, DeadLetterStore.FileName + ".corrupt-20261122T050000Z");
+        Assert.Equal(garbage, File.ReadAllBytes(moved)); // kept for inspection, untouched
+        Assert.Contains(_logs.Entries, e => e.Id.Id == 6607 && e.Message.Contains(moved, StringComparison.Ordinal));
+        using (var reopened = new DeadLetterStore(path, 10, clock))
+        {
+            Assert.Equal(1, reopened.Count); // the new file is a working table
+        }
+
+        _logs.AssertNoUnexpectedErrors(m => m.Contains("moved aside", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_unwritable_dead_letter_directory_is_a_configuration_error_naming_the_key()
+    {
+        using var dir = new TempDir();
+        var blocker = Path.Combine(dir.Path, "not-a-dir");
+        await File.WriteAllTextAsync(blocker, "a file where the directory should be");
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Upstream:GatewayId"] = "gw1",
+            ["Upstream:Mqtt:Enabled"] = "true",
+            ["Upstream:DeadLetters:Directory"] = Path.Combine(blocker, "sub"),
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddUpstream(config.GetSection("Upstream"));
+        await using var provider = services.BuildServiceProvider();
+        var e = Assert.Throws<OptionsValidationFailedException>(() => provider.GetRequiredService<DeadLetterStore>());
+        var problem = Assert.Single(e.Problems);
+        Assert.StartsWith("Upstream:DeadLetters:Directory: cannot create or write the dead-letter table", problem, StringComparison.Ordinal);
+    }
+
+    private sealed class RecordingAcks : ISinkAcknowledger
+    {
+        public ConcurrentQueue<long> Acked { get; } = new();
+
+        public void Acknowledge(long sequence) => Acked.Enqueue(sequence);
+
+        public void ConnectionLost(string reason)
+        {
+        }
+    }
+
+    private sealed class ConnectedLink : IUpstreamLinkState
+    {
+        public string Name => "mqtt";
+
+        public string Transport => "mqtt";
+
+        public bool IsConnected => true;
+
+        public int Inflight => 0;
+
+        public DateTimeOffset? OldestUnacknowledged => null;
+
+        public long Reconnects => 0;
+
+        public long Acknowledged => 0;
+
+        public string? LastError => null;
     }
 
     public void Dispose() => _metrics.Dispose();

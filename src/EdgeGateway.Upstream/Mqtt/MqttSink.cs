@@ -33,12 +33,19 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
     private readonly string? _statusTopic;
     private readonly string _topicPrefix;
     private readonly DeadLetterStore? _deadLetters;
+    // Groups already dead-lettered (stream + sequence), kept until the forwarder's cursor has passed them: a rewind after a
+    // connection-level drop (poison guard, DISCONNECT 0x95) throws our ack away and resends the record; it must then be
+    // acknowledged at once, not published (and dropped) again forever with a new dead-letter row each time.
+    private readonly ConcurrentDictionary<(string Stream, long Sequence), byte> _deadLetteredKeys = new();
+    private const int MaxRememberedDeadLetters = 100_000;
+    private string? _refusal;
     private ISinkAcknowledger? _acks;
     private long _connects;
     private long _acked;
     private long _deadLettered;
     private string? _lastError = "not connected yet";
     private int _stopped;
+    private int _qosLogged;
     private int _disposed;
 
     public MqttSink(MqttSinkOptions options, string gatewayId, TimeProvider time, ILoggerFactory loggers, UpstreamMetrics metrics,
@@ -67,6 +74,8 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
             ConnAckTimeout = options.ConnectTimeout,
             AckTimeout = options.AckTimeout,
             MaxInflight = options.MaxInflight,
+            MaximumOutgoingPacketSize = options.MaximumOutgoingPacketSize,
+            PoisonDropLimit = options.PoisonDropLimit,
             MaxPending = Math.Max(options.MaxInflight, 100_000),
             UserName = options.UserName,
             Password = options.Password,
@@ -112,6 +121,13 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
         ? "client id in use: another client with the same client id is probably connected; retrying slowly"
         : Volatile.Read(ref _lastError);
 
+    /// <summary>
+    /// Why the link is up but not carrying records (the broker allows only QoS 0), or null. Records stay in the buffer.
+    /// </summary>
+    public string? Refusal => _client.IsConnected && _client.ServerMaximumQos < 1 ? Volatile.Read(ref _refusal) ?? QosRefusal : null;
+
+    private const string QosRefusal = "broker allows only QoS 0 (CONNACK Maximum QoS 0); records wait in the buffer until it allows QoS 1";
+
     /// <summary>The status topic after substitution, or null when disabled.</summary>
     public string? StatusTopic => _statusTopic;
 
@@ -131,6 +147,77 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
             return ValueTask.FromResult(SinkSendResult.Disconnected);
         }
 
+        if (_client.ServerMaximumQos < 1)
+        {
+            // A link-level refusal, not a record's fault: dead-lettering would empty the buffer into a bounded table.
+            Volatile.Write(ref _refusal, QosRefusal);
+            if (Interlocked.Exchange(ref _qosLogged, 1) == 0)
+            {
+                UpstreamLog.MqttQosRefused(_logger, Name);
+            }
+
+            return ValueTask.FromResult(SinkSendResult.Failed);
+        }
+
+        Volatile.Write(ref _refusal, null);
+        Volatile.Write(ref _qosLogged, 0);
+        ForgetPassedDeadLetters(acks);
+        IReadOnlyList<BufferedRecord> fresh = batch;
+        if (!_deadLetteredKeys.IsEmpty)
+        {
+            var kept = new List<BufferedRecord>(batch.Count);
+            foreach (var r in batch)
+            {
+                if (_deadLetteredKeys.ContainsKey((r.Stream, r.Sequence)))
+                {
+                    acks.Acknowledge(r.Sequence); // resent after a rewind: already in the dead-letter table
+                }
+                else
+                {
+                    kept.Add(r);
+                }
+            }
+
+            fresh = kept;
+        }
+
+        SendGroups(fresh, cancellationToken);
+        _metrics.Sent.Add(batch.Count, _tag);
+        return ValueTask.FromResult(SinkSendResult.Sent);
+    }
+
+    private void ForgetPassedDeadLetters(ISinkAcknowledger acks)
+    {
+        if (_deadLetteredKeys.IsEmpty)
+        {
+            return;
+        }
+
+        // The cursor is durable: what lies at or below it will never be resent.
+        if (acks is UpstreamForwarder forwarder)
+        {
+            var cursor = forwarder.Cursor;
+            foreach (var key in _deadLetteredKeys.Keys)
+            {
+                if (key.Sequence <= cursor)
+                {
+                    _deadLetteredKeys.TryRemove(key, out _);
+                }
+            }
+        }
+
+        if (_deadLetteredKeys.Count > MaxRememberedDeadLetters)
+        {
+            // Safety bound for an acknowledger without a cursor: forget the oldest half.
+            foreach (var key in _deadLetteredKeys.Keys.OrderBy(k => k.Sequence).Take(_deadLetteredKeys.Count / 2).ToList())
+            {
+                _deadLetteredKeys.TryRemove(key, out _);
+            }
+        }
+    }
+
+    private void SendGroups(IReadOnlyList<BufferedRecord> batch, CancellationToken cancellationToken)
+    {
         var i = 0;
         while (i < batch.Count)
         {
@@ -160,9 +247,6 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
 
             Publish(group, cancellationToken);
         }
-
-        _metrics.Sent.Add(batch.Count, _tag);
-        return ValueTask.FromResult(SinkSendResult.Sent);
     }
 
     private void Publish(BufferedRecord[] group, CancellationToken ct)
@@ -230,8 +314,24 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
             return;
         }
 
-        Release(group);
+        // _held is released only after the ack (and the dead-letter write): a rewind in between must see the group as
+        // held (its ack follows) rather than publish it again and store a second dead-letter row.
         var acks = Volatile.Read(ref _acks);
+        if (result is { Status: PublishStatus.DeadLettered, DeadLetterReason: DeadLetterReason.NotSupportedByServer }
+            && (_client.ServerMaximumQos < 1 || result.Detail?.Contains("Maximum QoS", StringComparison.Ordinal) == true))
+        {
+            // The broker allows only QoS 0: every record would be refused, so keep them all in the buffer instead.
+            Volatile.Write(ref _refusal, QosRefusal);
+            Release(group);
+            if (Interlocked.Exchange(ref _qosLogged, 1) == 0)
+            {
+                UpstreamLog.MqttQosRefused(_logger, Name);
+            }
+
+            acks?.ConnectionLost(QosRefusal);
+            return;
+        }
+
         switch (result.Status)
         {
             case PublishStatus.Acknowledged:
@@ -253,8 +353,14 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
                     catch (Exception e) when (e is SqliteException or IOException or ObjectDisposedException or InvalidOperationException)
                     {
                         UpstreamLog.DeadLetterStoreFailed(_logger, Name, group[0].Sequence, group[^1].Sequence, e);
+                        Release(group);
                         return;
                     }
+                }
+
+                foreach (var r in group)
+                {
+                    _deadLetteredKeys[(r.Stream, r.Sequence)] = 0;
                 }
 
                 Interlocked.Add(ref _deadLettered, group.Length);
@@ -263,6 +369,7 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
                     $"{result.DeadLetterReason} 0x{result.ReasonCode:X2} {result.Detail}");
                 break;
             default:
+                Release(group);
                 return; // disposed: the forwarder resends from its cursor next time
         }
 
@@ -270,6 +377,8 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
         {
             acks?.Acknowledge(r.Sequence);
         }
+
+        Release(group);
     }
 
     private void Release(BufferedRecord[] group)
