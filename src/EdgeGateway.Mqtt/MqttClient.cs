@@ -42,6 +42,10 @@ public sealed partial class MqttClient : IAsyncDisposable
     private readonly KeyValuePair<string, object?> _clientTag;
 
     private Connection? _connection;
+
+    // The newest connection's Closed task, kept after the connection is gone: a supervisor that asks just after a
+    // server DISCONNECT (which clears _connection) must still learn why it ended, not see "no connection".
+    private Task<MqttDisconnectInfo?>? _lastClosed;
     private int _window;
     private long _serverMaxPacket;
     private bool _retainAvailable = true;
@@ -131,7 +135,7 @@ public sealed partial class MqttClient : IAsyncDisposable
     public Task<MqttDisconnectInfo?> WaitForDisconnectAsync()
     {
         var c = Volatile.Read(ref _connection);
-        return c is null ? Task.FromResult<MqttDisconnectInfo?>(null) : c.Closed.Task!;
+        return c is not null ? c.Closed.Task! : Volatile.Read(ref _lastClosed) ?? Task.FromResult<MqttDisconnectInfo?>(null);
     }
 
     /// <summary>
@@ -577,6 +581,7 @@ public sealed partial class MqttClient : IAsyncDisposable
             }
 
             connection.KeepAlive = props?.ServerKeepAlive is { } ska ? TimeSpan.FromSeconds(ska) : _options.KeepAlive;
+            Volatile.Write(ref _lastClosed, connection.Closed.Task!);
             Volatile.Write(ref _connection, connection);
         }
 
