@@ -26,6 +26,51 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
     private readonly TestLoggerProvider _logs = new(output);
     private readonly UpstreamMetrics _metrics = new();
 
+    /// <summary>A broker whose ACL lets anonymous clients write edge/gw1/drone/# and read edge/gw1/#: edge/gw1/secret/# gets 0x87.</summary>
+    private static async Task<Mosquitto> StartAclBrokerAsync()
+    {
+        var broker = await Mosquitto.StartAsync();
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(broker.Directory, "acl"), "topic readwrite edge/gw1/drone/#\ntopic read edge/gw1/#\n");
+            // The ACL file lives in the broker's own folder, known only once it has started: restart with it.
+            await broker.StopGracefullyAsync();
+            await File.AppendAllTextAsync(Path.Combine(broker.Directory, "mosquitto.conf"), $"acl_file {Path.Combine(broker.Directory, "acl")}\n");
+            await broker.LaunchAsync();
+            return broker;
+        }
+        catch
+        {
+            await broker.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A started MQTT sink (MQTT 5, no status topic, short backoff) for gateway gw1, connected to the broker.</summary>
+    private async Task<MqttSink> StartSinkAsync(int port, string clientIdPrefix, DeadLetterStore deadLetters)
+    {
+        var options = new MqttSinkOptions
+        {
+            Enabled = true,
+            Port = port,
+            ClientId = clientIdPrefix + Guid.NewGuid().ToString("N")[..8],
+            StatusTopic = "",
+            Backoff = new MqttBackoffOptions { InitialDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromSeconds(1) },
+        };
+        var sink = new MqttSink(options, "gw1", TimeProvider.System, _logs.CreateFactory(), _metrics, deadLetters: deadLetters);
+        try
+        {
+            sink.Start();
+            await TaskTimeouts.Eventually(() => sink.IsConnected, "connected");
+            return sink;
+        }
+        catch
+        {
+            await sink.DisposeAsync();
+            throw;
+        }
+    }
+
     private static BufferedRecord Record(long seq, string stream = "drone/tello-1/state", string payload = "{\"n\":1}")
         => new(seq, stream, RecordKind.DroneState, DateTimeOffset.UnixEpoch.AddSeconds(seq), TimeSource.Ntp, seq, Encoding.UTF8.GetBytes(payload));
 
@@ -33,28 +78,13 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
     public async Task A_publish_the_broker_acl_denies_gets_puback_0x87_and_lands_in_the_dead_letter_table_while_the_stream_goes_on()
     {
         // Anonymous clients may write edge/gw1/drone/#, read everything under edge/gw1; edge/gw1/secret/# is not writable.
-        var broker = await Mosquitto.StartAsync();
-        await using var __ = broker;
-        await File.WriteAllTextAsync(Path.Combine(broker.Directory, "acl"), "topic readwrite edge/gw1/drone/#\ntopic read edge/gw1/#\n");
-        await broker.StopGracefullyAsync();
-        await File.AppendAllTextAsync(Path.Combine(broker.Directory, "mosquitto.conf"), $"acl_file {Path.Combine(broker.Directory, "acl")}\n");
-        await broker.LaunchAsync();
+        await using var broker = await StartAclBrokerAsync();
 
         var (subscriber, got) = await MqttSinkTests.SubscribeAsync(broker.Port, "edge/gw1/#");
         await using var _ = subscriber;
         using var dir = new TempDir();
         using var deadLetters = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 100);
-        var options = new MqttSinkOptions
-        {
-            Enabled = true,
-            Port = broker.Port,
-            ClientId = "edgegw-acl-" + Guid.NewGuid().ToString("N")[..8],
-            StatusTopic = "",
-            Backoff = new MqttBackoffOptions { InitialDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromSeconds(1) },
-        };
-        await using var sink = new MqttSink(options, "gw1", TimeProvider.System, _logs.CreateFactory(), _metrics, deadLetters: deadLetters);
-        sink.Start();
-        await TaskTimeouts.Eventually(() => sink.IsConnected, "connected");
+        await using var sink = await StartSinkAsync(broker.Port, "edgegw-acl-", deadLetters);
         await using var rig = new BufferRig(sink, _logs);
         await rig.WriteAsync("drone/tello-1/state", 1);
         var denied = await rig.WriteAsync("secret/keys", 2);
@@ -205,26 +235,11 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
     public async Task A_dead_lettered_record_resent_after_a_rewind_is_acknowledged_at_once_without_a_publish_or_a_second_row()
     {
         // edge/gw1/secret/# is not writable: v5 PUBACK 0x87.
-        var broker = await Mosquitto.StartAsync();
-        await using var __ = broker;
-        await File.WriteAllTextAsync(Path.Combine(broker.Directory, "acl"), "topic readwrite edge/gw1/drone/#\ntopic read edge/gw1/#\n");
-        await broker.StopGracefullyAsync();
-        await File.AppendAllTextAsync(Path.Combine(broker.Directory, "mosquitto.conf"), $"acl_file {Path.Combine(broker.Directory, "acl")}\n");
-        await broker.LaunchAsync();
+        await using var broker = await StartAclBrokerAsync();
 
         using var dir = new TempDir();
         using var deadLetters = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 100);
-        var options = new MqttSinkOptions
-        {
-            Enabled = true,
-            Port = broker.Port,
-            ClientId = "edgegw-replay-" + Guid.NewGuid().ToString("N")[..8],
-            StatusTopic = "",
-            Backoff = new MqttBackoffOptions { InitialDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromSeconds(1) },
-        };
-        await using var sink = new MqttSink(options, "gw1", TimeProvider.System, _logs.CreateFactory(), _metrics, deadLetters: deadLetters);
-        sink.Start();
-        await TaskTimeouts.Eventually(() => sink.IsConnected, "connected");
+        await using var sink = await StartSinkAsync(broker.Port, "edgegw-replay-", deadLetters);
         var acks = new RecordingAcks();
         var denied = Record(7, "secret/keys");
         Assert.Equal(SinkSendResult.Sent, await sink.SendAsync([denied], acks, CancellationToken.None).WithTimeout());
@@ -253,17 +268,7 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
         await using var broker = await Mosquitto.StartAsync("max_qos 0");
         using var dir = new TempDir();
         using var deadLetters = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 100);
-        var options = new MqttSinkOptions
-        {
-            Enabled = true,
-            Port = broker.Port,
-            ClientId = "edgegw-qos0-" + Guid.NewGuid().ToString("N")[..8],
-            StatusTopic = "",
-            Backoff = new MqttBackoffOptions { InitialDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromSeconds(1) },
-        };
-        await using var sink = new MqttSink(options, "gw1", TimeProvider.System, _logs.CreateFactory(), _metrics, deadLetters: deadLetters);
-        sink.Start();
-        await TaskTimeouts.Eventually(() => sink.IsConnected, "connected");
+        await using var sink = await StartSinkAsync(broker.Port, "edgegw-qos0-", deadLetters);
         Assert.Equal(0, sink.Client.ServerMaximumQos);
         await using var rig = new BufferRig(sink, _logs);
         await rig.WriteAsync("drone/tello-1/state", 1);
