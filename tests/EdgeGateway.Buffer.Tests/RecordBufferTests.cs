@@ -173,26 +173,7 @@ public sealed class RecordBufferTests(ITestOutputHelper output) : IDisposable
     public async Task Database_with_damaged_pages_fails_the_integrity_check_and_is_quarantined_with_sequences_above_the_old_ones()
     {
         var options = Kit.Options(_dir.Path);
-        long last;
-        await using (var first = Kit.Buffer(options, _logs))
-        {
-            first.Start();
-            for (var i = 0; i < 3000; i++)
-            {
-                first.TryWrite(Kit.Rec("drone/t1/state", i, padding: 100));
-            }
-
-            last = (await first.WriteAsync(Kit.Rec("drone/t1/state", 3000)).WithTimeout()).Sequence;
-        }
-
-        // Overwrite pages 10..40 (of ~150) with garbage, keeping the header page intact.
-        using (var f = new FileStream(options.DatabasePath, FileMode.Open, FileAccess.Write))
-        {
-            var junk = new byte[4096 * 30];
-            new Random(7).NextBytes(junk);
-            f.Position = 4096 * 10;
-            f.Write(junk);
-        }
+        var last = await Kit.WriteStoreWithDamagedPagesAsync(options, _logs);
 
         await using var buffer = Kit.Buffer(options, _logs);
         buffer.Start();

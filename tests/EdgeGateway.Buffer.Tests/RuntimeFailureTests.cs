@@ -63,25 +63,7 @@ public sealed class RuntimeFailureTests(ITestOutputHelper output) : IDisposable
     public async Task Store_too_big_for_the_start_check_is_checked_after_ready_and_quarantined_if_damaged()
     {
         var options = Kit.Options(_dir.Path);
-        long last;
-        await using (var first = Kit.Buffer(options, _logs))
-        {
-            first.Start();
-            for (var i = 0; i < 3000; i++)
-            {
-                first.TryWrite(Kit.Rec("drone/t1/state", i, padding: 100));
-            }
-
-            last = (await first.WriteAsync(Kit.Rec("drone/t1/state", 3000)).WithTimeout()).Sequence;
-        }
-
-        using (var f = new FileStream(options.DatabasePath, FileMode.Open, FileAccess.Write))
-        {
-            var junk = new byte[4096 * 30];
-            new Random(7).NextBytes(junk);
-            f.Position = 4096 * 10; // pages 10..40 of ~150; the header page stays intact
-            f.Write(junk);
-        }
+        var last = await Kit.WriteStoreWithDamagedPagesAsync(options, _logs);
 
         // A zero time box stands for a store too big to check before READY.
         options.IntegrityCheckTimeout = TimeSpan.Zero;

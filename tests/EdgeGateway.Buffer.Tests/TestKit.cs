@@ -62,6 +62,32 @@ internal static class Kit
     public static RecordBuffer Buffer(BufferOptions options, TestLoggerProvider logs, TimeProvider? time = null)
         => new(options, time ?? TimeProvider.System, logs.CreateFactory().CreateLogger<RecordBuffer>());
 
+    /// <summary>
+    /// Writes 3,001 padded records (about 150 pages), stops, then overwrites pages 10..40 with garbage, keeping the
+    /// header page intact. Returns the last committed sequence.
+    /// </summary>
+    public static async Task<long> WriteStoreWithDamagedPagesAsync(BufferOptions options, TestLoggerProvider logs)
+    {
+        long last;
+        await using (var first = Buffer(options, logs))
+        {
+            first.Start();
+            for (var i = 0; i < 3000; i++)
+            {
+                first.TryWrite(Rec("drone/t1/state", i, padding: 100));
+            }
+
+            last = (await first.WriteAsync(Rec("drone/t1/state", 3000)).WithTimeout()).Sequence;
+        }
+
+        using var f = new FileStream(options.DatabasePath, FileMode.Open, FileAccess.Write);
+        var junk = new byte[4096 * 30];
+        new Random(7).NextBytes(junk);
+        f.Position = 4096 * 10;
+        f.Write(junk);
+        return last;
+    }
+
     public static TelemetryRecord Rec(string stream, long n, RecordKind kind = RecordKind.DroneState, TimeProvider? time = null, int padding = 0)
     {
         var t = time ?? TimeProvider.System;
