@@ -84,25 +84,105 @@ public static class BufferEndpoints
                 return Error(400, $"limit must be an integer 1..{MaxLimit} (got \"{lv}\")");
             }
 
+            double sinceMs = -1;
+            if (q.TryGetValue("since_ms", out var sm) &&
+                (sm.Count != 1 || !double.TryParse(sm.ToString(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out sinceMs)
+                 || !double.IsFinite(sinceMs) || sinceMs > 253402300799999))
+            {
+                return Error(400, $"since_ms must be a non-negative number of milliseconds since 1970 (got \"{sm}\")");
+            }
+
+            var everyMs = 0;
+            if (q.TryGetValue("every_ms", out var ev) &&
+                (ev.Count != 1 || !int.TryParse(ev.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out everyMs) || everyMs > MaxEveryMs))
+            {
+                return Error(400, $"every_ms must be an integer 0..{MaxEveryMs} (got \"{ev}\")");
+            }
+
             var buffer = ctx.RequestServices.GetRequiredService<IRecordBuffer>();
             if (!buffer.IsReady)
             {
                 return Error(503, "the record buffer is not running");
             }
 
-            var records = buffer.ReadHistory(stream, after, limit);
+            if (sinceMs >= 0)
+            {
+                after = Math.Max(after, buffer.SequenceBefore(DateTimeOffset.FromUnixTimeMilliseconds((long)sinceMs)));
+            }
+
+            var page = ReadPage(buffer, stream, after, limit, everyMs);
             return Results.Json(new
             {
                 success = true,
                 stream,
                 after_seq = after,
-                count = records.Count,
-                next_after_seq = records.Count > 0 ? records[^1].Sequence : after,
-                records = records.Select(ToJson),
+                count = page.Records.Count,
+                next_after_seq = page.LastScanned,
+                more = page.More,
+                records = page.Records.Select(ToJson),
             }, Json);
         });
 
         return endpoints;
+    }
+
+    /// <summary>Largest <c>every_ms</c>: one record per hour.</summary>
+    public const int MaxEveryMs = 3_600_000;
+
+    /// <summary>Most records one thinned request reads before it answers (with <c>more</c> set): bounds its cost.</summary>
+    public const int MaxScannedPerRequest = 20_000;
+
+    private sealed record HistoryPage(List<BufferedRecord> Records, long LastScanned, bool More);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> records after <paramref name="after"/>; with <paramref name="everyMs"/> &gt; 0, at most one
+    /// record per stream in each such interval of wall-clock time (the first), reading on until the page is full,
+    /// the store ends or <see cref="MaxScannedPerRequest"/> records were read. <c>LastScanned</c> is where the next page starts.
+    /// </summary>
+    private static HistoryPage ReadPage(IRecordBuffer buffer, string? stream, long after, int limit, int everyMs)
+    {
+        if (everyMs == 0)
+        {
+            var records = buffer.ReadHistory(stream, after, limit);
+            return new HistoryPage(records as List<BufferedRecord> ?? records.ToList(), records.Count > 0 ? records[^1].Sequence : after,
+                records.Count == limit);
+        }
+
+        var kept = new List<BufferedRecord>();
+        var lastKept = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        var interval = TimeSpan.FromMilliseconds(everyMs);
+        var scanned = 0;
+        var cursor = after;
+        while (true)
+        {
+            var chunk = buffer.ReadHistory(stream, cursor, MaxLimit);
+            foreach (var r in chunk)
+            {
+                cursor = r.Sequence;
+                scanned++;
+                if (lastKept.TryGetValue(r.Stream, out var last) && r.WallClock - last < interval && r.WallClock >= last)
+                {
+                    continue;
+                }
+
+                lastKept[r.Stream] = r.WallClock;
+                kept.Add(r);
+                if (kept.Count == limit)
+                {
+                    return new HistoryPage(kept, cursor, true);
+                }
+            }
+
+            if (chunk.Count < MaxLimit)
+            {
+                return new HistoryPage(kept, cursor, false);
+            }
+
+            if (scanned >= MaxScannedPerRequest)
+            {
+                return new HistoryPage(kept, cursor, true);
+            }
+        }
     }
 
     private static object ToJson(BufferedRecord r)

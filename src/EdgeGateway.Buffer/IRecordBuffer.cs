@@ -65,5 +65,12 @@ public interface IRecordBuffer : IRecordWriter
     /// <summary>Paged history: records after <paramref name="afterSequence"/>, optionally of one stream, in sequence order.</summary>
     IReadOnlyList<BufferedRecord> ReadHistory(string? stream, long afterSequence, int limit);
 
+    /// <summary>
+    /// The sequence to read after for records stored at or after <paramref name="wallClock"/>: found by bisecting the
+    /// sequence range on the stored wall clock, so it assumes the clock rose with the sequence (after a clock step the
+    /// range may start a little early or late). For history views, never for delivery.
+    /// </summary>
+    long SequenceBefore(DateTimeOffset wallClock);
+
     BufferStatus GetStatus();
 }

@@ -1004,6 +1004,35 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
         return RecordStore.ReadAfter(conn, afterSequence, long.MaxValue, limit, stream);
     }
 
+    public long SequenceBefore(DateTimeOffset wallClock)
+    {
+        using var conn = RecordStore.OpenReader(_options.DatabasePath);
+        var (oldest, _) = RecordStore.FirstAfter(conn, 0);
+        if (oldest is not { } lo)
+        {
+            return 0;
+        }
+
+        // The smallest x whose first following record is at or after the time (or has none).
+        lo -= 1;
+        var hi = CommittedSequence;
+        while (lo < hi)
+        {
+            var mid = lo + ((hi - lo) / 2);
+            var (seq, wall) = RecordStore.FirstAfter(conn, mid);
+            if (seq is null || wall >= wallClock)
+            {
+                hi = mid;
+            }
+            else
+            {
+                lo = Math.Max(mid + 1, seq.Value);
+            }
+        }
+
+        return lo;
+    }
+
     public BufferStatus GetStatus()
     {
         using var conn = RecordStore.OpenReader(_options.DatabasePath);

@@ -43,6 +43,7 @@ public static class LocalApiServiceCollectionExtensions
             sp.GetRequiredService<LocalApiMetrics>(), sp.GetService<LoopHeartbeatRegistry>()));
         services.TryAddSingleton<CommandService>();
         services.TryAddSingleton<LocalApiEndpoints>();
+        services.TryAddSingleton<FieldConsole.ConsoleAssets>();
         services.AddHostedService<DroneStatePublisher>();
         // Browsers put the WebSocket token in the URL (?token=), and ASP.NET Core's request log ("Request starting ...
         // /ws?token=...") writes the query string at Information. Capped here in code, whatever the configured levels.
@@ -70,6 +71,7 @@ public static class LocalApiServiceCollectionExtensions
         var group = endpoints.MapGroup("");
         group.Map("/api/drone/status", api.StatusAsync);
         group.Map("/api/drones", api.DronesAsync);
+        group.Map("/api/gateway", api.GatewayAsync);
         group.Map("/api/drone/execute", api.ExecuteAsync);
         group.Map("/api/{**rest}", api.NotFoundAsync);
         var ws = endpoints.CreateApplicationBuilder();

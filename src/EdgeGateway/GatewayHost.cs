@@ -6,6 +6,7 @@ using EdgeGateway.Drones;
 using EdgeGateway.Hosting;
 using EdgeGateway.Hosting.Systemd;
 using EdgeGateway.LocalApi;
+using EdgeGateway.LocalApi.FieldConsole;
 using EdgeGateway.Records;
 using EdgeGateway.Sensors.Api;
 using EdgeGateway.Sensors.Hosting;
@@ -156,6 +157,7 @@ public static partial class GatewayHost
         app.MapUpstreamEndpoints();
         app.MapSensorEndpoints();
         app.MapLocalApi();
+        app.MapFieldConsole();
     }
 
     /// <summary>Opens the readiness gate (READY=1) once every hosted service and Kestrel have started.</summary>

@@ -58,7 +58,8 @@ internal sealed class ClientAuthenticator
     public AuthOutcome Authenticate(HttpContext context, string? connectionIdentity, out ClientPrincipal? principal)
     {
         principal = null;
-        var token = BearerToken(context) ?? (connectionIdentity is not null ? context.Request.Query["token"].ToString() : null);
+        var token = BearerToken(context)
+            ?? (connectionIdentity is not null ? SubprotocolToken(context) ?? context.Request.Query["token"].ToString() : null);
         var remote = context.Connection.RemoteIpAddress;
         if (remote is { IsIPv4MappedToIPv6: true })
         {
@@ -107,6 +108,40 @@ internal sealed class ClientAuthenticator
         }
 
         return false;
+    }
+
+    /// <summary>The subprotocol a browser offers beside a token, and the one the server then accepts.</summary>
+    public const string Subprotocol = "edge-gateway";
+
+    /// <summary>
+    /// The prefix of the subprotocol that carries a browser's token: <c>edge-gateway.bearer.&lt;base64url of the token&gt;</c>.
+    /// A browser cannot set headers on a WebSocket; this keeps the token out of every URL (and so out of request logs
+    /// and browser history). The browser also offers <see cref="Subprotocol"/>, which the server selects.
+    /// </summary>
+    public const string TokenSubprotocolPrefix = "edge-gateway.bearer.";
+
+    private static string? SubprotocolToken(HttpContext context)
+    {
+        foreach (var offered in context.WebSockets.WebSocketRequestedProtocols)
+        {
+            if (!offered.StartsWith(TokenSubprotocolPrefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var encoded = offered[TokenSubprotocolPrefix.Length..];
+            try
+            {
+                return System.Text.Encoding.UTF8.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(encoded));
+            }
+            catch (FormatException)
+            {
+                // Not base64url: a token was offered and it matches nothing.
+                return "\0invalid";
+            }
+        }
+
+        return null;
     }
 
     private static string? BearerToken(HttpContext context)

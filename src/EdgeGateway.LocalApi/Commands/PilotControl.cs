@@ -7,6 +7,10 @@ using Microsoft.Extensions.Options;
 
 namespace EdgeGateway.LocalApi.Commands;
 
+/// <summary>A drone's control state at one moment (see <see cref="PilotControl.Describe"/>).</summary>
+internal sealed record ControlSnapshot(string? Holder, DateTimeOffset? Since, bool HolderOnSocket, double? HolderSilentSeconds,
+    bool FailsafeHovering, double? LandInSeconds);
+
 internal enum ControlDecision
 {
     Granted,
@@ -59,6 +63,8 @@ internal sealed class PilotControl : IDisposable
         public ClientRole HolderRole;
         /// <summary>The holder took control over a WebSocket: closing the last one means gone at once.</summary>
         public bool HolderOnSocket;
+        /// <summary>When the holder took control (for the console's "since").</summary>
+        public DateTimeOffset HolderSince;
         public bool Hovering;
         public long HoverSince;
         public string? FormerHolder;
@@ -77,6 +83,25 @@ internal sealed class PilotControl : IDisposable
         lock (_gate)
         {
             return _drones.TryGetValue(droneId, out var d) && d.Hovering;
+        }
+    }
+
+    /// <summary>
+    /// Who holds control of a drone, since when, how long the holder has been silent against the failsafe's limit, and
+    /// the failsafe's hover countdown: what a console shows so a pilot sees the failsafe coming.
+    /// </summary>
+    public ControlSnapshot Describe(string droneId)
+    {
+        lock (_gate)
+        {
+            if (!_drones.TryGetValue(droneId, out var d))
+            {
+                return new ControlSnapshot(null, null, false, null, false, null);
+            }
+
+            double? silentFor = d.Holder is { } h && _lastSeen.TryGetValue(h, out var seen) ? _time.GetElapsedTime(seen).TotalSeconds : null;
+            double? landIn = d.Hovering ? Math.Max(0, _options.LandGraceSeconds - _time.GetElapsedTime(d.HoverSince).TotalSeconds) : null;
+            return new ControlSnapshot(d.Holder, d.Holder is null ? null : d.HolderSince, d.HolderOnSocket, silentFor, d.Hovering, landIn);
         }
     }
 
@@ -142,6 +167,7 @@ internal sealed class PilotControl : IDisposable
             d.Holder = who.Identity;
             d.HolderRole = who.Role;
             d.HolderOnSocket = onSocket;
+            d.HolderSince = _time.GetUtcNow();
             endedFailsafe = d.Hovering;
             d.Hovering = false;
             holder = who.Identity;

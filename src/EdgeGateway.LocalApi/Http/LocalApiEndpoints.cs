@@ -23,6 +23,8 @@ internal sealed class LocalApiEndpoints
     private readonly PilotControl _control;
     private readonly LocalHub _hub;
     private readonly LocalApiLimitOptions _limits;
+    private readonly LocalApiFailsafeOptions _failsafe;
+    private readonly LocalApiCommandOptions _commandOptions;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggers;
@@ -38,6 +40,8 @@ internal sealed class LocalApiEndpoints
         _control = control;
         _hub = hub;
         _limits = options.Value.Limits;
+        _failsafe = options.Value.Failsafe;
+        _commandOptions = options.Value.Commands;
         _time = time;
         _loggers = loggers;
         _logger = loggers.CreateLogger("EdgeGateway.LocalApi.Http");
@@ -91,6 +95,7 @@ internal sealed class LocalApiEndpoints
                 w.WriteString("address", status.Address);
                 w.WriteString("controlled_by", _control.HolderOf(link.Id));
                 w.WriteBoolean("failsafe_active", _control.IsInFailsafe(link.Id));
+                WriteControl(w, _control.Describe(link.Id));
                 w.WritePropertyName("status");
                 StatusJson.WriteStatusObject(w, status, status.State, status.LastStateAt);
                 w.WriteEndObject();
@@ -100,6 +105,62 @@ internal sealed class LocalApiEndpoints
             w.WriteEndObject();
         });
     });
+
+    /// <summary>
+    /// What a console needs to know about the gateway and about the caller: version, uptime, the caller's identity and
+    /// role, and the limits that decide which controls are allowed (takeoff battery minimum, failsafe timings).
+    /// </summary>
+    public Task GatewayAsync(HttpContext context) => GuardAsync(context, "gateway", HttpMethods.Get, async () =>
+    {
+        if (await AuthenticateAsync(context) is not { } who)
+        {
+            return;
+        }
+
+        var now = _time.GetUtcNow();
+        await WriteJsonAsync(context, 200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("version", GatewayInfo.Version);
+            w.WriteString("started_at", GatewayInfo.StartedAt);
+            w.WriteNumber("uptime_s", Math.Round((now - GatewayInfo.StartedAt).TotalSeconds, 1));
+            w.WriteNumber("server_time", now.ToUnixTimeMilliseconds() / 1000.0);
+            w.WriteStartObject("you");
+            w.WriteString("identity", who.Identity);
+            w.WriteString("role", RoleNames.Name(who.Role));
+            w.WriteString("via", who.Via);
+            w.WriteEndObject();
+            w.WriteString("default_drone_id", _fleet.Drones.Count > 0 ? _fleet.Drones[0].Id : null);
+            w.WriteNumber("min_takeoff_battery_percent", _commandOptions.MinTakeoffBatteryPercent);
+            w.WriteStartObject("failsafe");
+            w.WriteBoolean("enabled", _failsafe.Enabled);
+            w.WriteNumber("pilot_silence_s", _failsafe.PilotSilenceSeconds);
+            w.WriteNumber("land_grace_s", _failsafe.LandGraceSeconds);
+            w.WriteEndObject();
+            w.WriteNumber("max_frame_bytes", _limits.MaxFrameBytes);
+            w.WriteEndObject();
+        });
+    });
+
+    private static void WriteControl(Utf8JsonWriter w, ControlSnapshot c)
+    {
+        w.WriteStartObject("control");
+        w.WriteString("holder", c.Holder);
+        if (c.Since is { } since)
+        {
+            w.WriteString("since", since);
+        }
+        else
+        {
+            w.WriteNull("since");
+        }
+
+        w.WriteBoolean("holder_on_socket", c.HolderOnSocket);
+        JsonOut.WriteValue(w, "holder_silent_s", c.HolderSilentSeconds is { } s ? Math.Round(s, 1) : null);
+        w.WriteBoolean("failsafe_hovering", c.FailsafeHovering);
+        JsonOut.WriteValue(w, "land_in_s", c.LandInSeconds is { } l ? Math.Round(l, 1) : null);
+        w.WriteEndObject();
+    }
 
     public Task ExecuteAsync(HttpContext context) => GuardAsync(context, "execute", HttpMethods.Post, async () =>
     {
@@ -210,6 +271,10 @@ internal sealed class LocalApiEndpoints
         {
             KeepAliveInterval = TimeSpan.FromSeconds(_limits.KeepAliveIntervalSeconds),
             KeepAliveTimeout = _limits.KeepAliveTimeoutSeconds > 0 ? TimeSpan.FromSeconds(_limits.KeepAliveTimeoutSeconds) : Timeout.InfiniteTimeSpan,
+            // A browser that offers its token as a subprotocol also offers this one; a browser fails the connection
+            // unless the server selects one of the protocols it offered.
+            SubProtocol = context.WebSockets.WebSocketRequestedProtocols.Contains(ClientAuthenticator.Subprotocol)
+                ? ClientAuthenticator.Subprotocol : null,
         };
         var reserved = Interlocked.Increment(ref _openSockets);
         var released = false;

@@ -1,0 +1,216 @@
+// The pilot panel: who holds control and since when, take/release control, takeoff, land, hover, moves and turns,
+// the failsafe countdown, and every command's result as the gateway answered it. A control that is not allowed
+// is disabled with the reason beside it. Takeoff and taking control ask for confirmation; emergency never does.
+import { $, el, fill, fmt, clock } from '../dom.js';
+
+const FLIGHT = ['takeoff', 'land', 'stop', 'move_up', 'move_down', 'move_forward', 'move_back', 'move_left', 'move_right',
+  'rotate_clockwise', 'rotate_counter_clockwise'];
+const NEEDS_AIR = new Set(FLIGHT.filter((a) => a !== 'takeoff'));
+const CONFIRM = { takeoff: 'Take off now? The propellers will start.', take_control: 'Take control of this drone?' };
+const LABELS = {
+  take_control: 'Take control', release_control: 'Release control', takeoff: 'Take off', land: 'Land', stop: 'Hover',
+  move_up: 'Up', move_down: 'Down', move_forward: 'Forward', move_back: 'Back', move_left: 'Left', move_right: 'Right',
+  rotate_clockwise: 'Turn ⟳', rotate_counter_clockwise: 'Turn ⟲',
+};
+
+export class PilotView {
+  constructor(store, live, api) {
+    this.store = store;
+    this.live = live;
+    this.api = api;
+    this.card = $('pilot-card');
+    this.pendingConfirm = null;
+    this.buttons = new Map();
+    this.holder = el('p', { class: 'pilot-holder', 'data-testid': 'holder' });
+    this.failsafe = el('div', { class: 'failsafe', 'data-testid': 'failsafe' });
+    this.reason = el('p', { class: 'reason', 'data-testid': 'reason', role: 'note' });
+    this.confirmBox = el('div', { class: 'confirm', hidden: true, role: 'alertdialog', 'aria-label': 'confirm' });
+    this.result = el('div', { class: 'result', role: 'status', 'aria-live': 'polite', 'data-testid': 'result', text: 'No command sent yet.' });
+    this.distance = el('input', { id: 'distance', type: 'number', min: 20, max: 500, step: 10, value: 50, inputmode: 'numeric' });
+    this.angle = el('input', { id: 'angle', type: 'number', min: 1, max: 360, step: 15, value: 90, inputmode: 'numeric' });
+    const b = (action, extra = {}) => {
+      const button = el('button', { type: 'button', 'data-action': action, text: LABELS[action], onclick: () => this.ask(action), ...extra });
+      this.buttons.set(action, button);
+      return button;
+    };
+    this.emergencyButton = el('button', { type: 'button', class: 'emergency', 'data-action': 'emergency', text: 'EMERGENCY — stop motors',
+      onclick: () => this.emergency() });
+    fill(this.card,
+      el('h2', { text: 'Pilot' }),
+      this.holder,
+      el('div', { class: 'pilot-row' }, b('take_control', { 'aria-keyshortcuts': 'C' }), b('release_control')),
+      this.failsafe,
+      this.reason,
+      this.confirmBox,
+      el('div', { class: 'pilot-row' }, b('takeoff', { 'aria-keyshortcuts': 'T' }), b('land', { 'aria-keyshortcuts': 'L' }), b('stop', { 'aria-keyshortcuts': 'H' })),
+      el('div', { class: 'pilot-row' },
+        el('label', { for: 'distance' }, 'Distance (cm)', this.distance),
+        el('label', { for: 'angle' }, 'Angle (°)', this.angle)),
+      el('div', { class: 'pilot-grid' },
+        b('rotate_counter_clockwise', { 'aria-keyshortcuts': ',' }), b('move_forward', { 'aria-keyshortcuts': 'ArrowUp' }), b('rotate_clockwise', { 'aria-keyshortcuts': '.' }),
+        b('move_left', { 'aria-keyshortcuts': 'ArrowLeft' }), b('move_back', { 'aria-keyshortcuts': 'ArrowDown' }), b('move_right', { 'aria-keyshortcuts': 'ArrowRight' }),
+        b('move_up', { 'aria-keyshortcuts': 'PageUp' }), el('span'), b('move_down', { 'aria-keyshortcuts': 'PageDown' })),
+      el('div', { class: 'pilot-row' }, this.emergencyButton),
+      el('h3', { text: 'Last result' }),
+      this.result);
+  }
+
+  get me() { return this.store.identity; }
+
+  /** Why an action is not allowed now, or null. */
+  reasonFor(action) {
+    const role = this.store.role;
+    if (!this.live.isOpen) return 'Not connected to the gateway: reconnecting…';
+    if (role === 'observer') return 'Your role is observer: flying needs a pilot token (Token button above).';
+    if (role !== 'pilot' && role !== 'admin') return 'Your role may not fly.';
+    const d = this.store.current;
+    if (!d) return 'No drone is configured.';
+    if (action === 'emergency') return null;
+    const holder = d.control?.holder ?? null;
+    if (action === 'release_control') return holder === this.me ? null : 'You do not hold control.';
+    if (holder && holder !== this.me) {
+      const since = d.control?.since ? ` since ${clock(new Date(d.control.since))}` : '';
+      if (action === 'take_control' && role === 'admin') return null;
+      return `Control held by ${holder}${since}.`;
+    }
+    if (action === 'take_control') return holder === this.me ? 'You already hold control.' : null;
+    const s = d.status;
+    if (!s || !s.connected) return 'The drone link is lost.';
+    if (action === 'takeoff') {
+      if (s.is_flying) return 'Already flying.';
+      const min = this.store.gateway?.min_takeoff_battery_percent ?? 20;
+      if (s.battery !== null && s.battery !== undefined && s.battery < min) {
+        return `Battery ${s.battery} % is below the takeoff minimum of ${min} %.`;
+      }
+      return null;
+    }
+    if (NEEDS_AIR.has(action) && !s.is_flying) return 'The drone is on the ground.';
+    return null;
+  }
+
+  render() {
+    const d = this.store.current;
+    const c = d?.control;
+    if (!d) { this.holder.textContent = ''; } else if (c?.holder) {
+      const who = c.holder === this.me ? 'you' : c.holder;
+      this.holder.textContent = `Control: held by ${who}${c.since ? ` since ${clock(new Date(c.since))}` : ''}`;
+    } else {
+      this.holder.textContent = 'Control: nobody holds control';
+    }
+    this.renderFailsafe(d);
+    let firstReason = null;
+    for (const [action, button] of this.buttons) {
+      const why = this.reasonFor(action);
+      button.disabled = why !== null;
+      button.title = why ?? LABELS[action];
+      if (why && !firstReason && (FLIGHT.includes(action) || action === 'take_control')) firstReason = why;
+    }
+    const emergencyWhy = this.reasonFor('emergency');
+    this.emergencyButton.disabled = emergencyWhy !== null && emergencyWhy.startsWith('Your role');
+    this.emergencyButton.title = emergencyWhy ?? 'Stops the motors at once: the drone falls.';
+    this.reason.textContent = firstReason ?? '';
+    if (this.pendingConfirm && this.reasonFor(this.pendingConfirm) !== null) this.cancelConfirm();
+  }
+
+  renderFailsafe(d) {
+    const fs = this.store.gateway?.failsafe;
+    const c = d?.control;
+    this.failsafe.classList.toggle('active', Boolean(c?.failsafe_hovering || d?.failsafeActive));
+    if (!fs || !fs.enabled) { this.failsafe.textContent = 'Failsafe: off'; return; }
+    if (c?.failsafe_hovering || d?.failsafeActive) {
+      const landIn = c?.land_in_s !== null && c?.land_in_s !== undefined ? Math.max(0, c.land_in_s - this.sinceFetch(d)) : null;
+      this.failsafe.textContent = `FAILSAFE: pilot gone, hovering — landing in ${fmt(landIn, 0, 's')} unless a pilot takes control.`;
+      return;
+    }
+    if (c?.holder) {
+      const silent = (c.holder_silent_s ?? 0) + this.sinceFetch(d);
+      const left = Math.max(0, fs.pilot_silence_s - silent);
+      const socket = c.holder_on_socket ? ' (or at once if their connection closes)' : '';
+      this.failsafe.textContent = `Failsafe: hover then land if the pilot is silent ${fmt(left, 0, 's')} more${socket}; lands ${fs.land_grace_s} s after the hover.`;
+      return;
+    }
+    this.failsafe.textContent = `Failsafe: armed when a pilot holds control (silence limit ${fs.pilot_silence_s} s, hover ${fs.land_grace_s} s before landing).`;
+  }
+
+  sinceFetch(d) { return d?.controlFetchedAt ? (Date.now() - d.controlFetchedAt) / 1000 : 0; }
+
+  /** Shortcut or click: risky actions confirm first; the rest run at once. */
+  ask(action) {
+    if (this.reasonFor(action) !== null) return;
+    if (CONFIRM[action]) {
+      this.pendingConfirm = action;
+      const d = this.store.current;
+      fill(this.confirmBox,
+        el('span', { text: `${CONFIRM[action]} (${d.id})` }),
+        el('button', { type: 'button', 'data-confirm': action, text: `Confirm: ${LABELS[action]}`, onclick: () => { this.cancelConfirm(); this.run(action); } }),
+        el('button', { type: 'button', text: 'Cancel', onclick: () => this.cancelConfirm() }));
+      this.confirmBox.hidden = false;
+      this.confirmBox.querySelector('[data-confirm]').focus();
+      return;
+    }
+    this.run(action);
+  }
+
+  cancelConfirm() {
+    this.pendingConfirm = null;
+    this.confirmBox.hidden = true;
+    fill(this.confirmBox);
+  }
+
+  parameters(action) {
+    if (action.startsWith('move_')) return { distance: Number(this.distance.value) };
+    if (action.startsWith('rotate_')) return { degrees: Number(this.angle.value) };
+    return {};
+  }
+
+  async run(action) {
+    const d = this.store.current;
+    if (!d) return;
+    this.show(`${action}: sent…`, null);
+    try {
+      let reply;
+      if (action === 'take_control' || action === 'release_control') {
+        reply = await this.live.request({ type: action, drone_id: d.id });
+      } else {
+        reply = await this.live.request({ type: 'command', action, parameters: this.parameters(action), drone_id: d.id }, 90000);
+      }
+      this.showReply(action, reply);
+      this.store.emit('control-maybe-changed');
+    } catch (e) {
+      this.show(`${action}: ${e.message}`, false);
+    }
+  }
+
+  /** Emergency: one action, no confirmation; over the WebSocket when it is up, else over HTTP. */
+  async emergency() {
+    const d = this.store.current;
+    if (!d) return;
+    this.show('emergency: sent…', null);
+    try {
+      if (this.live.isOpen) {
+        this.showReply('emergency', await this.live.request({ type: 'command', action: 'emergency', drone_id: d.id }, 10000));
+      } else {
+        const { status, body } = await this.api.execute('emergency', {}, d.id);
+        this.show(body?.success ? `emergency: ${body.message}` : `emergency refused (${status}): ${body?.error ?? 'no answer'} [${body?.code ?? ''}]`, Boolean(body?.success));
+      }
+    } catch (e) {
+      this.show(`emergency: ${e.message}`, false);
+    }
+  }
+
+  showReply(action, reply) {
+    if (reply.type === 'error' || reply.success === false) {
+      this.show(`${action} refused: ${reply.error ?? reply.message ?? ''} [${reply.code ?? 'error'}]`, false);
+    } else {
+      this.show(reply.message ?? `${action}: ok`, true);
+    }
+  }
+
+  show(text, ok) {
+    this.result.textContent = text;
+    this.result.classList.toggle('ok', ok === true);
+    this.result.classList.toggle('fail', ok === false);
+    const bar = $('emergency-reason');
+    if (bar && text.startsWith('emergency')) bar.textContent = text;
+  }
+}
