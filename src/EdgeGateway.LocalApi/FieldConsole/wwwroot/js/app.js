@@ -140,6 +140,7 @@ live.addEventListener('open', async (e) => {
   store.role = info.role;
   store.identity = info.identity;
   store.clockOffsetMs = info.server_time * 1000 - Date.now();
+  store.openedAt = info.server_time;
   for (const id of info.drone_ids) store.drone(id);
   views.events.renderDroneOptions();
   setConn('live', 'ok');
@@ -207,7 +208,7 @@ async function refreshDrones() {
     d.control = item.control ?? { holder: item.controlled_by };
     d.controlFetchedAt = Date.now();
     d.failsafeActive = item.failsafe_active;
-    store.applyStatus(item.drone_id, item.status);
+    store.applyStatus(item.drone_id, item.status, false);
   }
   scheduleRender();
 }
@@ -215,7 +216,7 @@ async function refreshDrones() {
 async function refreshSensors() {
   const { status, body } = await api.get('/api/sensors');
   if (status !== 200 || !body) return;
-  for (const entry of body.sensors) store.applySensor(entry);
+  for (const entry of body.sensors) store.applySensor(entry, false);
 }
 
 /** Reads one stream's history since `sinceMs`: thinned before the last two minutes, every record after. */
@@ -371,6 +372,7 @@ window.edgeConsole = {
   chartStats: () => views.charts.stats(),
   stateTimes: (id) => { const r = store.drone(id).ring; return Array.from({ length: r.length }, (_, i) => r.t[r.at(i)]); },
   connected: () => live.isOpen,
+  openedAt: () => store.openedAt,
 };
 
 showView(location.hash.slice(1) || 'overview');

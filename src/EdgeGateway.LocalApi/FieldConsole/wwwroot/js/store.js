@@ -53,11 +53,14 @@ export class Store extends EventTarget {
 
   get current() { return this.selected ? this.drone(this.selected) : null; }
 
-  /** A status object from the API or a status_update; adds the chart point when it carries a new state. */
-  applyStatus(id, status) {
+  /**
+   * A status object from the API or a status_update. Only live updates (`chart`) add chart points: a polled status
+   * can run ahead of the live stream, and appending it would make the live states in between look old and drop them.
+   */
+  applyStatus(id, status, chart = true) {
     const d = this.drone(id);
     d.status = status;
-    if (status && status.last_update) {
+    if (chart && status && status.last_update) {
       const t = isoToMicros(status.last_update) / 1e6;
       const values = statusValues(status);
       if (this.holding) this.held.push(() => this.appendState(d, t, values));
@@ -80,12 +83,12 @@ export class Store extends EventTarget {
   }
 
   /** A sensor entry (GET /api/sensors or sensor_update data): latest state plus numeric values for the charts. */
-  applySensor(entry, tMicros) {
+  applySensor(entry, chart = true) {
     if (!entry || !entry.id) return;
     this.sensors.set(entry.id, entry);
     const reading = entry.last_reading;
-    if (!reading) return;
-    const t = (tMicros ?? isoToMicros(entry.last_reading_at)) / 1e6;
+    if (!reading || !chart) return;
+    const t = isoToMicros(entry.last_reading_at) / 1e6;
     if (!Number.isFinite(t)) return;
     if (this.holding) this.held.push(() => this.applyReading(entry.id, reading, t));
     else this.applyReading(entry.id, reading, t);
