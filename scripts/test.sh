@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Real peers used by the tests: the MQTT broker and its clients, socat and gpsd for serial, and the
-# Python aiohttp client that the existing agent backend uses against port 3002.
+# Real peers used by the tests: the MQTT broker and its clients, socat and gpsd for serial, the
+# Python aiohttp client that the existing agent backend uses against port 3002, and Debian's Chromium
+# that Playwright drives for the field console (Playwright cannot download its own browser here).
 # Each entry: the command the tests run (or py.MODULE for a Python module), then the Debian package.
 peers=(
   "mosquitto:mosquitto"
@@ -15,6 +16,7 @@ peers=(
   "gpsfake:gpsd-clients"
   "python3:python3"
   "py.aiohttp:python3-aiohttp"
+  "chromium:chromium"
 )
 missing=()
 for entry in "${peers[@]}"; do

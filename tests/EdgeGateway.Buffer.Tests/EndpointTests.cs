@@ -191,6 +191,74 @@ public sealed class EndpointTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains(names, json.GetProperty("error").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>Records of one stream a given number of ms apart, at whole-µs wall clocks starting at <paramref name="start"/>.</summary>
+    private async Task<List<long>> WriteSpacedAsync(string stream, DateTimeOffset start, int count, int everyMs)
+    {
+        var sequences = new List<long>();
+        for (var i = 0; i < count; i++)
+        {
+            var r = Kit.Rec(stream, i) with { WallClock = start.AddMilliseconds(i * everyMs) };
+            sequences.Add((await _buffer.WriteAsync(r).WithTimeout()).Sequence);
+        }
+
+        return sequences;
+    }
+
+    [Fact]
+    public async Task Telemetry_since_ms_starts_at_the_first_record_stored_at_or_after_that_wall_clock_time()
+    {
+        var start = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddMinutes(-10).ToUnixTimeMilliseconds());
+        var seqs = await WriteSpacedAsync("drone/t1/state", start, 50, 100);
+
+        var json = await GetJsonAsync($"/api/telemetry?stream=drone/t1/state&since_ms={start.AddMilliseconds(2000).ToUnixTimeMilliseconds()}&limit=1000", HttpStatusCode.OK);
+
+        var records = json.GetProperty("records").EnumerateArray().ToList();
+        Assert.Equal(30, records.Count);
+        Assert.Equal(seqs[20], records[0].GetProperty("seq").GetInt64());
+        Assert.False(json.GetProperty("more").GetBoolean());
+        // Before everything: all of them; after everything: none.
+        json = await GetJsonAsync($"/api/telemetry?stream=drone/t1/state&since_ms={start.AddHours(-1).ToUnixTimeMilliseconds()}&limit=1000", HttpStatusCode.OK);
+        Assert.Equal(50, json.GetProperty("count").GetInt32());
+        json = await GetJsonAsync($"/api/telemetry?stream=drone/t1/state&since_ms={start.AddHours(1).ToUnixTimeMilliseconds()}", HttpStatusCode.OK);
+        Assert.Equal(0, json.GetProperty("count").GetInt32());
+        _logs.AssertNoUnexpectedErrors();
+    }
+
+    [Fact]
+    public async Task Telemetry_every_ms_keeps_one_record_per_interval_per_stream_and_pages_on_with_more()
+    {
+        var start = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddMinutes(-10).ToUnixTimeMilliseconds());
+        await WriteSpacedAsync("drone/t1/state", start, 100, 20); // 50 Hz for 2 s
+
+        var json = await GetJsonAsync("/api/telemetry?stream=drone/t1/state&every_ms=200&limit=4", HttpStatusCode.OK);
+        var walls = json.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("wall_clock").GetDateTimeOffset()).ToList();
+        Assert.Equal(4, walls.Count);
+        Assert.Equal([start, start.AddMilliseconds(200), start.AddMilliseconds(400), start.AddMilliseconds(600)], walls);
+        Assert.True(json.GetProperty("more").GetBoolean());
+
+        json = await GetJsonAsync($"/api/telemetry?stream=drone/t1/state&every_ms=200&limit=1000&after_seq={json.GetProperty("next_after_seq").GetInt64()}", HttpStatusCode.OK);
+        // Each page thins on its own: the next one starts with the first record after the page (620 ms), then every 200 ms.
+        Assert.Equal(start.AddMilliseconds(620), json.GetProperty("records")[0].GetProperty("wall_clock").GetDateTimeOffset());
+        Assert.Equal(7, json.GetProperty("count").GetInt32()); // 620 … 1820 ms
+        Assert.False(json.GetProperty("more").GetBoolean());
+        _logs.AssertNoUnexpectedErrors();
+    }
+
+    [Theory]
+    [InlineData("since_ms=-5")]
+    [InlineData("since_ms=yesterday")]
+    [InlineData("since_ms=1e400")]
+    [InlineData("since_ms=1&since_ms=2")]
+    [InlineData("every_ms=-1")]
+    [InlineData("every_ms=3600001")]
+    [InlineData("every_ms=0.5")]
+    public async Task Telemetry_refuses_a_bad_since_ms_or_every_ms_with_400(string query)
+    {
+        var json = await GetJsonAsync("/api/telemetry?" + query, HttpStatusCode.BadRequest);
+        Assert.False(json.GetProperty("success").GetBoolean());
+        Assert.Contains(query.Split('=')[0], json.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
     private async Task<JsonElement> GetJsonAsync(string url, HttpStatusCode expected)
     {
         using var response = await _http.GetAsync(url).WithTimeout();
