@@ -26,9 +26,11 @@ public sealed class ConsoleLayoutTests(BrowserFixture browser)
     public async Task A_phone_viewport_has_no_horizontal_scroll_in_any_view_and_screenshots_of_phone_and_laptop_are_saved()
     {
         await using var gateway = await ConsoleGateway.StartAsync(browser);
-        Assert.True((await gateway.ExecuteAsync("takeoff")).GetProperty("success").GetBoolean());
         var phone = await gateway.OpenAsync(390, 844);
         var laptop = await gateway.OpenAsync(1366, 900);
+        // Flying from the laptop, so the screenshots show a pilot's panel and an observer's.
+        await laptop.PilotAsync("takeoff", confirm: true);
+        await Assertions.Expect(laptop.TestId("result")).ToContainTextAsync("takeoff: ok", new() { Timeout = 60_000 });
         await phone.Page.WaitForTimeoutAsync(2500); // a few seconds of chart data
 
         foreach (var view in Views)

@@ -30,6 +30,7 @@ let currentView = 'overview';
 let authBlocked = false;
 let renderTimer = null;
 let historyLoaded = false;
+let firstLive = false;
 
 // ---- theme ----
 const THEME_KEY = 'edge-gateway.theme';
@@ -169,6 +170,7 @@ live.addEventListener('message', (e) => {
   const m = e.detail;
   switch (m.type) {
     case 'status_update':
+      if (!firstLive) { firstLive = true; performance.mark('edge:first-live'); } // read by the console benchmark
       store.applyStatus(m.drone_id, m.data);
       scheduleRender();
       break;
