@@ -103,7 +103,12 @@ export class PilotView {
       const why = this.reasonFor(action);
       button.disabled = why !== null;
       button.title = why ?? LABELS[action];
-      if (why && !firstReason && (FLIGHT.includes(action) || action === 'take_control')) firstReason = why;
+      // The line under the holder explains the flight controls (takeoff first); not "you already hold control".
+      if (why && !firstReason && FLIGHT.includes(action)) firstReason = why;
+    }
+    if (!firstReason) {
+      const why = this.reasonFor('take_control');
+      if (why && !why.startsWith('You already')) firstReason = why;
     }
     const emergencyWhy = this.reasonFor('emergency');
     this.emergencyButton.disabled = emergencyWhy !== null && emergencyWhy.startsWith('Your role');
