@@ -55,6 +55,7 @@ export class GatewayView {
         el('td', { text: s.name }),
         el('td', { class: s.connected ? 'state-healthy' : 'state-unhealthy', text: s.connected ? 'connected' : 'not connected' }),
         el('td', { text: fmt(s.backlog) }),
+        el('td', { text: fmt(s.lag) }),
         el('td', { text: shown === null ? '–' : `${shown.toFixed(0)} seq/s` }),
         el('td', { text: s.oldest_unsent ? age((this.store.now() - Date.parse(s.oldest_unsent)) / 1000) : '–' }));
     });
@@ -66,7 +67,7 @@ export class GatewayView {
         el('div', {}, el('span', { class: 'k', text: 'Dropped at intake / evicted' }), el('span', { class: 'v', text: `${fmt(b.intake_dropped)} / ${fmt(b.evicted)}` }))),
       rows.length === 0 ? el('p', { class: 'muted', text: 'No upstream sink is configured.' })
         : el('div', { class: 'table-wrap' }, el('table', {},
-          el('thead', {}, el('tr', {}, ['Sink', 'State', 'Backlog', 'Send rate', 'Oldest unsent'].map((t) => el('th', { text: t })))),
+          el('thead', {}, el('tr', {}, ['Sink', 'State', 'Backlog', 'Lag (seq)', 'Send rate', 'Oldest unsent'].map((t) => el('th', { text: t })))),
           el('tbody', {}, rows))));
   }
 
