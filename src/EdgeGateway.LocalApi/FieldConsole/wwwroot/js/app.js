@@ -290,7 +290,7 @@ async function pollGateway() {
       store.health = body && typeof body === 'object' && body.status ? body : { error: `GET /healthz answered ${status}` };
     }),
     api.get('/api/buffer').then(({ status, body }) => {
-      store.buffer = status === 200 ? body : { error: body?.error ?? `GET /api/buffer answered ${status}` };
+      store.buffer = status === 200 ? { ...body, fetchedAt: Date.now() } : { error: body?.error ?? `GET /api/buffer answered ${status}` };
     }),
     api.get('/api/upstream/dead-letters?limit=50').then(({ status, body }) => {
       store.deadLetters = status === 200 ? body : { error: body?.error ?? `GET /api/upstream/dead-letters answered ${status}` };

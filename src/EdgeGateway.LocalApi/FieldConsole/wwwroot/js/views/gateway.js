@@ -8,7 +8,7 @@ export class GatewayView {
     this.healthCard = $('health-card');
     this.bufferCard = $('buffer-card');
     this.deadCard = $('deadletter-card');
-    this.lastCursors = new Map(); // sink → {cursor, at} for the send rate
+    this.lastCursors = new Map(); // sink → [{at, cursor}] over the last polls, for the send rate
   }
 
   render() {
@@ -45,18 +45,20 @@ export class GatewayView {
     const used = b.max_bytes ? Math.min(100, (100 * b.file_bytes) / b.max_bytes) : 0;
     const oldest = b.oldest_unsent ? (this.store.now() - Date.parse(b.oldest_unsent)) / 1000 : null;
     const rows = (b.sinks || []).map((s) => {
-      const prev = this.lastCursors.get(s.name);
-      const now = Date.now();
-      let rate = null;
-      if (prev && now > prev.at && s.cursor >= prev.cursor) rate = ((s.cursor - prev.cursor) / ((now - prev.at) / 1000));
-      if (!prev || now - prev.at > 2000) this.lastCursors.set(s.name, { cursor: s.cursor, at: now, rate });
-      const shown = rate ?? prev?.rate ?? null;
+      // Send rate: how fast the sink's cursor moved over the last ~10 s of polls (sequences are gateway-wide,
+      // so for a sink that takes every stream this is records per second).
+      const now = b.fetchedAt ?? Date.now();
+      const samples = (this.lastCursors.get(s.name) ?? []).filter((x) => now - x.at < 10000);
+      if (samples.length === 0 || samples[samples.length - 1].at !== now) samples.push({ at: now, cursor: s.cursor });
+      this.lastCursors.set(s.name, samples);
+      const first = samples[0];
+      const shown = now - first.at >= 1000 ? Math.max(0, (s.cursor - first.cursor) / ((now - first.at) / 1000)) : null;
       return el('tr', {},
         el('td', { text: s.name }),
         el('td', { class: s.connected ? 'state-healthy' : 'state-unhealthy', text: s.connected ? 'connected' : 'not connected' }),
         el('td', { text: fmt(s.backlog) }),
         el('td', { text: fmt(s.lag) }),
-        el('td', { text: shown === null ? '–' : `${shown.toFixed(0)} seq/s` }),
+        el('td', { text: shown === null ? '–' : `${shown.toFixed(0)} /s` }),
         el('td', { text: s.oldest_unsent ? age((this.store.now() - Date.parse(s.oldest_unsent)) / 1000) : '–' }));
     });
     fill(this.bufferCard, head,
