@@ -25,8 +25,13 @@ export class Api {
   }
 
   /** GET or POST JSON. Resolves with {status, body}; a 401 also raises AuthError (after telling onAuthFailure). */
-  async request(path, { method = 'GET', body, signal } = {}) {
-    const init = { method, headers: this.headers(body ? { 'Content-Type': 'application/json' } : {}), cache: 'no-store', signal };
+  async request(path, { method = 'GET', body, signal, timeoutMs = 10000 } = {}) {
+    // Every request has a deadline: a hung request must not hold the page (or its chart history) forever.
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const init = {
+      method, headers: this.headers(body ? { 'Content-Type': 'application/json' } : {}), cache: 'no-store',
+      signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+    };
     if (body) init.body = JSON.stringify(body);
     const response = await fetch(path, init);
     let json = null;
@@ -41,9 +46,9 @@ export class Api {
 
   async get(path, options) { return this.request(path, options); }
 
-  async execute(action, parameters = {}, droneId = null) {
+  async execute(action, parameters = {}, droneId = null, timeoutMs = 10000) {
     const body = { action, parameters };
     if (droneId) body.drone_id = droneId;
-    return this.request('/api/drone/execute', { method: 'POST', body });
+    return this.request('/api/drone/execute', { method: 'POST', body, timeoutMs });
   }
 }

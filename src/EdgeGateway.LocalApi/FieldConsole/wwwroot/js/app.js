@@ -1,5 +1,5 @@
 // The field console: wires the API, the live connection, the store and the views. docs/console.md describes it.
-import { $, isoToMicros } from './dom.js';
+import { $, el, fill, isoToMicros } from './dom.js';
 import { Api, AuthError } from './api.js';
 import { LiveConnection } from './live.js';
 import { Store, KEEP_SECONDS } from './store.js';
@@ -29,7 +29,6 @@ const views = {
 let currentView = 'overview';
 let authBlocked = false;
 let renderTimer = null;
-let historyLoaded = false;
 let firstLive = false;
 
 // ---- theme ----
@@ -75,19 +74,34 @@ function render() {
   if (currentView === 'events') views.events.render();
 }
 
+/** One emergency button per flying drone, named; rebuilt only when the set of flying drones changes. */
+let flyingKey = '';
 function renderEmergencyBar() {
-  const flying = [...store.drones.values()].filter((d) => d.status?.is_flying);
+  const flying = [...store.drones.values()].filter((d) => d.status?.is_flying).map((d) => d.id);
   $('emergency-bar').hidden = flying.length === 0;
-  if (flying.length > 0) {
-    const target = store.current?.id ?? flying[0].id;
-    const button = $('emergency');
-    const why = views.pilot.reasonFor('emergency');
-    button.disabled = why !== null && why.startsWith('Your role');
-    button.title = why ?? `Stops the motors of ${target} at once`;
-    button.dataset.drone = target;
+  const key = flying.join('\n');
+  if (key !== flyingKey) {
+    flyingKey = key;
+    fill($('emergency-buttons'), flying.map((id, i) => el('button', {
+      type: 'button', class: 'emergency', id: i === 0 ? 'emergency' : undefined, 'data-drone': id, 'aria-keyshortcuts': 'X',
+      onclick: () => views.pilot.emergency(id),
+    }, flying.length === 1 ? 'EMERGENCY — stop motors ' : `EMERGENCY — stop ${id} `, el('kbd', { text: 'X' }))));
+  }
+  for (const button of document.querySelectorAll('#emergency-buttons button')) {
+    const why = views.pilot.reasonFor('emergency', button.dataset.drone);
+    button.disabled = why !== null;
+    button.title = why ?? `Stops the motors of ${button.dataset.drone} at once: it falls.`;
   }
 }
-$('emergency').addEventListener('click', () => views.pilot.emergency());
+
+/** X: the selected drone if it flies, else the only flying one; with several flying and none selected, ask to click. */
+function emergencyKey() {
+  const flying = [...store.drones.values()].filter((d) => d.status?.is_flying).map((d) => d.id);
+  const target = flying.includes(store.selected) ? store.selected : flying.length === 1 ? flying[0] : null;
+  if (target) { views.pilot.emergency(target); return; }
+  if (flying.length > 1) $('emergency-reason').textContent = 'Several drones are flying: click the one to stop.';
+  else views.pilot.emergency(store.selected); // nothing known to fly: still send it to the selected drone
+}
 
 // ---- connection state in the header ----
 function setConn(text, cls) {
@@ -146,23 +160,47 @@ live.addEventListener('open', async (e) => {
   views.events.renderDroneOptions();
   setConn('live', 'ok');
   setWho();
+  live.setPilotSilence(store.gateway?.failsafe?.pilot_silence_s);
   // Hold live chart points until the history up to now is in, then append them: no gap, no duplicate.
-  store.hold();
+  const generation = store.hold();
   live.send({ type: 'subscribe', channel: 'status_updates', drone_id: '*' });
   live.send({ type: 'subscribe', channel: 'events', drone_id: '*' });
   live.send({ type: 'subscribe', channel: 'sensors', max_hz: 10 });
   try {
     await Promise.all([loadGateway(), refreshDrones(), refreshSensors()]);
+    live.setPilotSilence(store.gateway?.failsafe?.pilot_silence_s);
     // Let the records received just before the subscription reach the store (group commit, 20 ms by default).
-    await new Promise((r) => setTimeout(r, 250));
-    await loadHistory();
+    await sleep(250);
+    if (generation !== store.generation) return;
+    await loadHistory(info.server_time);
+    await closeHistoryGaps(generation);
   } catch (err) {
     if (!(err instanceof AuthError)) console.warn('loading history failed', err);
   } finally {
-    store.release();
+    store.release(generation);
     scheduleRender();
   }
 });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A state received just before the subscription may be committed only after the history was read. While the
+ * newest stored state is older than the first held live one, read again (a few times, briefly); a real pause
+ * in the drone's state (link lost) ends this at the first read that brings nothing.
+ */
+async function closeHistoryGaps(generation) {
+  for (const d of store.drones.values()) {
+    for (let round = 0; round < 4 && generation === store.generation; round++) {
+      const firstHeld = store.firstHeldTime(d.id);
+      if (!Number.isFinite(firstHeld) || d.ring.lastTime >= firstHeld - 0.0005) break;
+      const since = Number.isFinite(d.ring.lastTime) ? d.ring.lastTime * 1000 - 1 : store.now() - KEEP_SECONDS * 1000;
+      const added = await readStream(`drone/${d.id}/state`, since, (r) => store.applyStateRecord(d.id, r));
+      if (added === 0 && round > 0) break;
+      await sleep(300);
+    }
+  }
+}
 
 live.addEventListener('auth', (e) => showAuthProblem(e.detail));
 
@@ -225,15 +263,17 @@ async function refreshSensors() {
 async function readStream(stream, sinceMs, apply) {
   const fullFrom = store.now() - FULL_RESOLUTION_S * 1000;
   let after = 0;
+  let count = 0;
   if (sinceMs < fullFrom) {
     let url = `/api/telemetry?stream=${encodeURIComponent(stream)}&since_ms=${Math.floor(sinceMs)}&every_ms=${THINNED_EVERY_MS}&limit=1000`;
     for (let page = 0; page < 20; page++) {
       const { status, body } = await api.get(url);
-      if (status !== 200 || !body) return;
+      if (status !== 200 || !body) return count;
       let reached = false;
       for (const r of body.records) {
         if (Date.parse(r.wall_clock) >= fullFrom) { reached = true; break; }
         apply(r);
+        count++;
       }
       if (reached || !body.more) break;
       after = body.next_after_seq;
@@ -243,25 +283,27 @@ async function readStream(stream, sinceMs, apply) {
   let url = `/api/telemetry?stream=${encodeURIComponent(stream)}&since_ms=${Math.floor(Math.max(sinceMs, fullFrom))}&limit=1000`;
   for (let page = 0; page < 200; page++) {
     const { status, body } = await api.get(url);
-    if (status !== 200 || !body) return;
-    for (const r of body.records) apply(r);
+    if (status !== 200 || !body) return count;
+    for (const r of body.records) { apply(r); count++; }
     if (!body.more) break;
     url = `/api/telemetry?stream=${encodeURIComponent(stream)}&after_seq=${body.next_after_seq}&limit=1000`;
   }
+  return count;
 }
 
-/** History from the buffer: on first load the last 15 minutes, after a reconnect the gap since the last point. */
-async function loadHistory() {
+/**
+ * History from the buffer: on first load the last 15 minutes, after a reconnect the gap since the last point.
+ * Events: each stream from where its history last ended, up to the moment this connection opened (`openedAt`,
+ * server time); everything after that arrives live.
+ */
+async function loadHistory(openedAt) {
   const keepFrom = store.now() - KEEP_SECONDS * 1000;
   const jobs = [];
   for (const d of store.drones.values()) {
     const last = d.ring.lastTime;
     const since = Number.isFinite(last) ? Math.max(keepFrom, last * 1000 - 1) : keepFrom;
     jobs.push(readStream(`drone/${d.id}/state`, since, (r) => store.applyStateRecord(d.id, r)));
-    const eventsSince = historyLoaded ? Math.max(keepFrom, (store.events.at(-1)?.t ?? 0) * 1000) : keepFrom;
-    for (const kind of ['events', 'commands']) {
-      jobs.push(readEvents(`drone/${d.id}/${kind}`, eventsSince));
-    }
+    for (const kind of ['events', 'commands']) jobs.push(readEvents(`drone/${d.id}/${kind}`, keepFrom, openedAt));
   }
   for (const id of store.sensors.keys()) {
     const ring = [...store.sensorRings.entries()].find(([k]) => k.startsWith(`${id}.`))?.[1];
@@ -272,13 +314,25 @@ async function loadHistory() {
     }));
   }
   await Promise.all(jobs);
-  historyLoaded = true;
 }
 
-async function readEvents(stream, sinceMs) {
-  const { status, body } = await api.get(`/api/telemetry?stream=${encodeURIComponent(stream)}&since_ms=${Math.floor(sinceMs)}&limit=500`);
-  if (status !== 200 || !body) return;
-  for (const r of body.records) store.addEvent(fromRecord(r));
+const eventCursors = new Map(); // stream → next after_seq: each stored event is read once, whatever the reconnects
+
+async function readEvents(stream, keepFromMs, untilS) {
+  let url = eventCursors.has(stream)
+    ? `/api/telemetry?stream=${encodeURIComponent(stream)}&after_seq=${eventCursors.get(stream)}&limit=500`
+    : `/api/telemetry?stream=${encodeURIComponent(stream)}&since_ms=${Math.floor(keepFromMs)}&limit=500`;
+  for (let page = 0; page < 20; page++) {
+    const { status, body } = await api.get(url);
+    if (status !== 200 || !body) return;
+    for (const r of body.records) {
+      if (Date.parse(r.wall_clock) / 1000 >= untilS) return; // from here on the live stream has it
+      store.addEvent(fromRecord(r));
+      eventCursors.set(stream, r.seq);
+    }
+    if (!body.more) return;
+    url = `/api/telemetry?stream=${encodeURIComponent(stream)}&after_seq=${body.next_after_seq}&limit=500`;
+  }
 }
 
 // ---- polling what has no live channel ----
@@ -305,9 +359,10 @@ function startPolling() {
   clearInterval(gatewayPoll);
   // Control and the failsafe countdown every 2 s; health and buffer only while their view is open.
   gatewayPoll = setInterval(() => {
-    if (authBlocked || document.hidden || !live.isOpen) return;
+    if (authBlocked || document.hidden) return;
+    // Over HTTP even while the WebSocket is down: the emergency bar must know what flies.
     refreshDrones().catch(() => {});
-    if (currentView === 'gateway') pollGateway();
+    if (live.isOpen && currentView === 'gateway') pollGateway();
   }, 2000);
   setInterval(() => scheduleRender(), 1000); // ages and countdowns
 }
@@ -339,30 +394,38 @@ function restart() {
   store.role = null;
   live.stop();
   setConn('connecting…', '');
-  loadGateway().catch(() => {}).finally(() => { if (!authBlocked) live.start(); });
+  loadGateway().catch(() => {}).finally(() => {
+  if (authBlocked) return;
+  refreshDrones().catch(() => {});
+  live.start();
+});
 }
 
 // ---- keyboard ----
 const KEYS = {
-  x: () => views.pilot.emergency(), X: () => views.pilot.emergency(),
   t: () => views.pilot.ask('takeoff'), l: () => views.pilot.ask('land'), h: () => views.pilot.ask('stop'),
   c: () => views.pilot.ask('take_control'),
   ArrowUp: () => views.pilot.ask('move_forward'), ArrowDown: () => views.pilot.ask('move_back'),
   ArrowLeft: () => views.pilot.ask('move_left'), ArrowRight: () => views.pilot.ask('move_right'),
   PageUp: () => views.pilot.ask('move_up'), PageDown: () => views.pilot.ask('move_down'),
   ',': () => views.pilot.ask('rotate_counter_clockwise'), '.': () => views.pilot.ask('rotate_clockwise'),
-  1: () => showView('overview'), 2: () => showView('charts'), 3: () => showView('sensors'), 4: () => showView('gateway'), 5: () => showView('events'),
+  1: () => { showView('overview'); return true; }, 2: () => { showView('charts'); return true; },
+  3: () => { showView('sensors'); return true; }, 4: () => { showView('gateway'); return true; }, 5: () => { showView('events'); return true; },
 };
 document.addEventListener('keydown', (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
   const target = e.target;
+  // Emergency works from anywhere, a number field or a select included; only the token field types an x.
+  if ((e.key === 'x' || e.key === 'X') && target?.id !== 'token-input') {
+    e.preventDefault();
+    emergencyKey();
+    return;
+  }
   if (target instanceof HTMLInputElement || target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement) return;
-  const isEmergency = e.key === 'x' || e.key === 'X';
-  if (views.pilot.pendingConfirm && !isEmergency) return;
+  if (views.pilot.pendingConfirm) return;
   const action = KEYS[e.key];
-  if (!action) return;
-  e.preventDefault();
-  action();
+  // A key that is not allowed now keeps its normal meaning (arrows and page keys scroll).
+  if (action && action()) e.preventDefault();
 });
 
 document.addEventListener('visibilitychange', () => { if (!document.hidden) scheduleRender(); });
@@ -380,4 +443,8 @@ window.edgeConsole = {
 showView(location.hash.slice(1) || 'overview');
 setConn('connecting…', '');
 startPolling();
-loadGateway().catch(() => {}).finally(() => { if (!authBlocked) live.start(); });
+loadGateway().catch(() => {}).finally(() => {
+  if (authBlocked) return;
+  refreshDrones().catch(() => {});
+  live.start();
+});

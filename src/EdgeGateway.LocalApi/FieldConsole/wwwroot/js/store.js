@@ -24,17 +24,36 @@ export class Store extends EventTarget {
     this.buffer = null;
     this.deadLetters = null;
     // While the history is being loaded, live chart points wait here, so they are appended after it, in order.
+    // Each (re)connection holds under its own generation: only the newest one may release.
     this.holding = false;
     this.held = [];
+    this.generation = 0;
+    this.gpsSensor = null;        // the track follows one GPS (the first that reported a fix)
+    this.home = null;             // its first fix: kept when old track points are dropped
   }
 
-  hold() { this.holding = true; }
+  hold() {
+    this.generation += 1;
+    this.holding = true;
+    this.held = [];
+    return this.generation;
+  }
 
-  release() {
+  /** Appends what was held, if `generation` is still the newest hold; returns whether it did. */
+  release(generation) {
+    if (generation !== this.generation) return false;
     const held = this.held;
     this.held = [];
     this.holding = false;
-    for (const apply of held) apply();
+    for (const h of held) h.apply();
+    return true;
+  }
+
+  /** The time of the first live point held for a drone (seconds), or Infinity. */
+  firstHeldTime(droneId) {
+    let first = Infinity;
+    for (const h of this.held) if (h.drone === droneId && h.t < first) first = h.t;
+    return first;
   }
 
   now() { return Date.now() + this.clockOffsetMs; }
@@ -63,7 +82,7 @@ export class Store extends EventTarget {
     if (chart && status && status.last_update) {
       const t = isoToMicros(status.last_update) / 1e6;
       const values = statusValues(status);
-      if (this.holding) this.held.push(() => this.appendState(d, t, values));
+      if (this.holding) this.held.push({ drone: id, t, apply: () => this.appendState(d, t, values) });
       else this.appendState(d, t, values);
     }
   }
@@ -90,7 +109,7 @@ export class Store extends EventTarget {
     if (!reading || !chart) return;
     const t = isoToMicros(entry.last_reading_at) / 1e6;
     if (!Number.isFinite(t)) return;
-    if (this.holding) this.held.push(() => this.applyReading(entry.id, reading, t));
+    if (this.holding) this.held.push({ sensor: entry.id, t, apply: () => this.applyReading(entry.id, reading, t) });
     else this.applyReading(entry.id, reading, t);
   }
 
@@ -106,6 +125,9 @@ export class Store extends EventTarget {
       if (ring.append(t, [value])) ring.dropBefore(t - KEEP_SECONDS);
     }
     if (reading.type === 'gps' && reading.has_fix && Number.isFinite(reading.lat_deg) && Number.isFinite(reading.lon_deg)) {
+      this.gpsSensor ??= sensorId;
+      if (sensorId !== this.gpsSensor) return;
+      this.home ??= { t, lat: reading.lat_deg, lon: reading.lon_deg };
       const last = this.track[this.track.length - 1];
       if (!last || t > last.t) {
         this.track.push({ t, lat: reading.lat_deg, lon: reading.lon_deg, sensor: sensorId });

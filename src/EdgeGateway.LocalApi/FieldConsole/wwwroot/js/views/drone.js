@@ -33,13 +33,18 @@ export class DroneView {
       el('div', { class: 'attitude' }, this.attitude, this.attitudeText), this.tiles);
   }
 
+  /** Rebuilt only when the set of drones changes (a button rebuilt under the pointer would swallow the click). */
   renderSwitcher() {
     const ids = [...this.store.drones.keys()];
-    if (ids.length < 2) { fill(this.switcher); return; }
-    fill(this.switcher, ids.map((id) => el('button', {
-      type: 'button', 'aria-pressed': String(id === this.store.selected), text: id,
-      onclick: () => { this.store.selected = id; this.store.emit('selected', id); },
-    })));
+    const key = ids.join('\n');
+    if (key !== this.switcherKey) {
+      this.switcherKey = key;
+      fill(this.switcher, ids.length < 2 ? [] : ids.map((id) => el('button', {
+        type: 'button', 'data-drone': id, text: id,
+        onclick: () => { this.store.selected = id; this.store.emit('selected', id); },
+      })));
+    }
+    for (const b of this.switcher.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.drone === this.store.selected));
   }
 
   render() {

@@ -34,7 +34,7 @@ export class PilotView {
       return button;
     };
     this.emergencyButton = el('button', { type: 'button', class: 'emergency', 'data-action': 'emergency', text: 'EMERGENCY — stop motors',
-      onclick: () => this.emergency() });
+      onclick: () => this.emergency(this.store.selected) });
     fill(this.card,
       el('h2', { text: 'Pilot' }),
       this.holder,
@@ -57,13 +57,13 @@ export class PilotView {
 
   get me() { return this.store.identity; }
 
-  /** Why an action is not allowed now, or null. */
-  reasonFor(action) {
+  /** Why an action is not allowed now on a drone (default: the selected one), or null. */
+  reasonFor(action, droneId = this.store.selected) {
     const role = this.store.role;
-    if (!this.live.isOpen) return 'Not connected to the gateway: reconnecting…';
+    if (action !== 'emergency' && !this.live.isOpen) return 'Not connected to the gateway: reconnecting…';
     if (role === 'observer') return 'Your role is observer: flying needs a pilot token (Token button above).';
     if (role !== 'pilot' && role !== 'admin') return 'Your role may not fly.';
-    const d = this.store.current;
+    const d = droneId ? this.store.drones.get(droneId) : null;
     if (!d) return 'No drone is configured.';
     if (action === 'emergency') return null;
     const holder = d.control?.holder ?? null;
@@ -82,8 +82,11 @@ export class PilotView {
       if (s.battery !== null && s.battery !== undefined && s.battery < min) {
         return `Battery ${s.battery} % is below the takeoff minimum of ${min} %.`;
       }
-      return null;
+      return null; // takes control with it (after the confirmation)
     }
+    // Every other flight command needs control first: a stray key must never take control implicitly (and so
+    // cancel a failsafe landing).
+    if (holder !== this.me) return 'Take control first (C).';
     if (NEEDS_AIR.has(action) && !s.is_flying) return 'The drone is on the ground.';
     return null;
   }
@@ -91,7 +94,11 @@ export class PilotView {
   render() {
     const d = this.store.current;
     const c = d?.control;
-    if (!d) { this.holder.textContent = ''; } else if (c?.holder) {
+    if (!d) { this.holder.textContent = ''; } else if (!this.live.isOpen) {
+      this.holder.textContent = c?.holder && c.holder === this.me
+        ? 'Control: unknown while disconnected. Your connection held control: the gateway hovers the drone now and lands it unless you take control again.'
+        : 'Control: unknown while disconnected.';
+    } else if (c?.holder) {
       const who = c.holder === this.me ? 'you' : c.holder;
       this.holder.textContent = `Control: held by ${who}${c.since ? ` since ${clock(new Date(c.since))}` : ''}`;
     } else {
@@ -111,15 +118,24 @@ export class PilotView {
       if (why && !why.startsWith('You already')) firstReason = why;
     }
     const emergencyWhy = this.reasonFor('emergency');
-    this.emergencyButton.disabled = emergencyWhy !== null && emergencyWhy.startsWith('Your role');
+    this.emergencyButton.disabled = emergencyWhy !== null;
+    this.emergencyButton.textContent = d ? `EMERGENCY — stop ${d.id} motors` : 'EMERGENCY — stop motors';
     this.emergencyButton.title = emergencyWhy ?? 'Stops the motors at once: the drone falls.';
     this.reason.textContent = firstReason ?? '';
-    if (this.pendingConfirm && this.reasonFor(this.pendingConfirm) !== null) this.cancelConfirm();
+    if (this.pendingConfirm && (this.pendingConfirm.droneId !== this.store.selected
+      || this.reasonFor(this.pendingConfirm.action, this.pendingConfirm.droneId) !== null)) this.cancelConfirm();
   }
 
   renderFailsafe(d) {
     const fs = this.store.gateway?.failsafe;
     const c = d?.control;
+    if (!this.live.isOpen) {
+      this.failsafe.classList.remove('active');
+      this.failsafe.textContent = fs?.enabled
+        ? `Failsafe: state unknown while disconnected (a silent or disconnected pilot's drone hovers, then lands after ${fs.land_grace_s} s).`
+        : 'Failsafe: off';
+      return;
+    }
     this.failsafe.classList.toggle('active', Boolean(c?.failsafe_hovering || d?.failsafeActive));
     if (!fs || !fs.enabled) { this.failsafe.textContent = 'Failsafe: off'; return; }
     if (c?.failsafe_hovering || d?.failsafeActive) {
@@ -131,7 +147,9 @@ export class PilotView {
       const silent = (c.holder_silent_s ?? 0) + this.sinceFetch(d);
       const left = Math.max(0, fs.pilot_silence_s - silent);
       const socket = c.holder_on_socket ? ' (or at once if their connection closes)' : '';
-      this.failsafe.textContent = `Failsafe: hover then land if the pilot is silent ${fmt(left, 0, 's')} more${socket}; lands ${fs.land_grace_s} s after the hover.`;
+      const mine = c.holder === this.me && document.hidden
+        ? ' This page is in the background: browsers slow or freeze background pages, so keep it in front while you hold control.' : '';
+      this.failsafe.textContent = `Failsafe: hover then land if the pilot is silent ${fmt(left, 0, 's')} more${socket}; lands ${fs.land_grace_s} s after the hover.${mine}`;
       return;
     }
     this.failsafe.textContent = `Failsafe: armed when a pilot holds control (silence limit ${fs.pilot_silence_s} s, hover ${fs.land_grace_s} s before landing).`;
@@ -139,21 +157,23 @@ export class PilotView {
 
   sinceFetch(d) { return d?.controlFetchedAt ? (Date.now() - d.controlFetchedAt) / 1000 : 0; }
 
-  /** Shortcut or click: risky actions confirm first; the rest run at once. */
+  /** Shortcut or click: risky actions confirm first; the rest run at once. Returns whether it was allowed. */
   ask(action) {
-    if (this.reasonFor(action) !== null) return;
+    const droneId = this.store.selected;
+    if (!droneId || this.reasonFor(action, droneId) !== null) return false;
     if (CONFIRM[action]) {
-      this.pendingConfirm = action;
-      const d = this.store.current;
+      this.pendingConfirm = { action, droneId };
+      const extra = action === 'takeoff' && this.store.drones.get(droneId)?.control?.holder !== this.me ? ' You take control with it.' : '';
       fill(this.confirmBox,
-        el('span', { text: `${CONFIRM[action]} (${d.id})` }),
-        el('button', { type: 'button', 'data-confirm': action, text: `Confirm: ${LABELS[action]}`, onclick: () => { this.cancelConfirm(); this.run(action); } }),
+        el('span', { text: `${CONFIRM[action]}${extra} (${droneId})` }),
+        el('button', { type: 'button', 'data-confirm': action, text: `Confirm: ${LABELS[action]} ${droneId}`, onclick: () => { this.cancelConfirm(); this.run(action, droneId); } }),
         el('button', { type: 'button', text: 'Cancel', onclick: () => this.cancelConfirm() }));
       this.confirmBox.hidden = false;
       this.confirmBox.querySelector('[data-confirm]').focus();
-      return;
+      return true;
     }
-    this.run(action);
+    this.run(action, droneId);
+    return true;
   }
 
   cancelConfirm() {
@@ -168,16 +188,16 @@ export class PilotView {
     return {};
   }
 
-  async run(action) {
-    const d = this.store.current;
-    if (!d) return;
-    this.show(`${action}: sent…`, null);
+  /** Runs an action on the drone it was asked for (never "whatever is selected now"). */
+  async run(action, droneId) {
+    if (this.reasonFor(action, droneId) !== null) return;
+    this.show(`${action} (${droneId}): sent…`, null);
     try {
       let reply;
       if (action === 'take_control' || action === 'release_control') {
-        reply = await this.live.request({ type: action, drone_id: d.id });
+        reply = await this.live.request({ type: action, drone_id: droneId });
       } else {
-        reply = await this.live.request({ type: 'command', action, parameters: this.parameters(action), drone_id: d.id }, 90000);
+        reply = await this.live.request({ type: 'command', action, parameters: this.parameters(action), drone_id: droneId }, 90000);
       }
       this.showReply(action, reply);
       this.store.emit('control-maybe-changed');
@@ -186,18 +206,31 @@ export class PilotView {
     }
   }
 
-  /** Emergency: one action, no confirmation; over the WebSocket when it is up, else over HTTP. */
-  async emergency() {
-    const d = this.store.current;
-    if (!d) return;
-    this.show('emergency: sent…', null);
+  /**
+   * Emergency on one drone: one action, no confirmation. Over the WebSocket when it is fresh (it brought something
+   * within the last second), with a short deadline, and over HTTP as well when the WebSocket is stale, closed, or
+   * does not answer in time: a second emergency is harmless, a lost one is not.
+   */
+  async emergency(droneId) {
+    if (!droneId) return;
+    this.show(`emergency (${droneId}): sent…`, null);
+    const viaHttp = async () => {
+      const { status, body } = await this.api.execute('emergency', {}, droneId, 5000);
+      if (body?.success) this.show(`emergency: ${body.message}`, true);
+      else this.show(`emergency refused (${status}): ${body?.error ?? 'no answer'} [${body?.code ?? ''}]`, false);
+    };
     try {
-      if (this.live.isOpen) {
-        this.showReply('emergency', await this.live.request({ type: 'command', action: 'emergency', drone_id: d.id }, 10000));
-      } else {
-        const { status, body } = await this.api.execute('emergency', {}, d.id);
-        this.show(body?.success ? `emergency: ${body.message}` : `emergency refused (${status}): ${body?.error ?? 'no answer'} [${body?.code ?? ''}]`, Boolean(body?.success));
+      if (this.live.isOpen && this.live.silenceMs < 1000) {
+        try {
+          this.showReply('emergency', await this.live.request({ type: 'command', action: 'emergency', drone_id: droneId }, 2000));
+          return;
+        } catch {
+          // fall through to HTTP
+        }
+      } else if (this.live.isOpen) {
+        this.live.send({ type: 'command', action: 'emergency', drone_id: droneId });
       }
+      await viaHttp();
     } catch (e) {
       this.show(`emergency: ${e.message}`, false);
     }

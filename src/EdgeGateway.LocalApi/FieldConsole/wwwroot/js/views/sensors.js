@@ -82,7 +82,7 @@ export class SensorsView {
     const warn = css.getPropertyValue('--warn').trim() || '#ffc145';
     ctx.clearRect(0, 0, w, h);
     if (points.length === 0) { this.caption.textContent = 'waiting for a GPS fix…'; return; }
-    const home = points[0];
+    const home = this.store.home ?? points[0];
     const mPerLon = EARTH_M_PER_DEG_LON_EQ * Math.cos((home.lat * Math.PI) / 180);
     const xy = (p) => [(p.lon - home.lon) * mPerLon, (p.lat - home.lat) * EARTH_M_PER_DEG_LAT];
     let minX = -5; let maxX = 5; let minY = -5; let maxY = 5;
