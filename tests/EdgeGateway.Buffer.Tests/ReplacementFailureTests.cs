@@ -12,7 +12,7 @@ namespace EdgeGateway.Buffer.Tests;
 /// <summary>Failures inside the failure handling: a forwarder whose rewind fails, a replacement that fails, late reports.</summary>
 public sealed class ReplacementFailureTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = Kit.StoreDir();
     private readonly TestLoggerProvider _logs = new(output);
 
     public void Dispose() => _dir.Dispose();
@@ -176,7 +176,7 @@ public sealed class ReplacementFailureTests(ITestOutputHelper output) : IDisposa
 
 public sealed class BackgroundCheckWalTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = Kit.StoreDir();
     private readonly TestLoggerProvider _logs = new(output);
 
     public void Dispose() => _dir.Dispose();

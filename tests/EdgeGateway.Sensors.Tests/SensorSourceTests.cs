@@ -18,9 +18,9 @@ namespace EdgeGateway.Sensors.Tests;
 
 public sealed class SensorSourceTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("edge-sensors-");
+    private readonly TempDir _dir = new("edge-sensors-");
 
-    public void Dispose() => _dir.Delete(true);
+    public void Dispose() => _dir.Dispose();
 
     private static Dictionary<string, string?> Config(params (string Key, string Value)[] items)
     {
@@ -90,7 +90,7 @@ public sealed class SensorSourceTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Unplug_and_replug_through_a_re_pointed_symlink_reconnects_by_itself()
     {
-        var link = Path.Combine(_dir.FullName, "serial", "by-id", "usb-u-blox_GNSS_receiver-if00");
+        var link = Path.Combine(_dir.Path, "serial", "by-id", "usb-u-blox_GNSS_receiver-if00");
         var receiver = new Receiver(new DelegatePositionSource(() => (100, 200, 300)));
         await using var _ = receiver;
         var first = PseudoTerminal.Open(link);
@@ -126,7 +126,7 @@ public sealed class SensorSourceTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Readings_become_records_with_snake_case_json_and_named_units()
     {
-        var options = new SerialSensorSimulatorOptions { LinkDirectory = _dir.FullName, TfminiInterval = TimeSpan.FromMilliseconds(20) };
+        var options = new SerialSensorSimulatorOptions { LinkDirectory = _dir.Path, TfminiInterval = TimeSpan.FromMilliseconds(20) };
         await using var sim = new SerialSensorSimulator(new DelegatePositionSource(() => (1000, -500, 250)), options);
         sim.Start();
         await using var host = await SensorHost.StartAsync(output, Config(
