@@ -843,7 +843,6 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
                 }
             }
 
-            QuarantinedTo = movedTo;
             _quarantinedAtRuntime = true;
             // Damage reported about the old file (the background check, a forwarder) is no longer news.
             Volatile.Write(ref _corruptionFound, null);
@@ -853,6 +852,7 @@ public sealed class RecordBuffer : IRecordBuffer, IHealthReporter, IAsyncDisposa
             PublishCommitted(store.LastSequence);
             Metrics.Quarantined.Add(1);
             BufferLog.QuarantinedWhileRunning(_logger, pending.Reason, movedTo, floor);
+            QuarantinedTo = movedTo; // after the log line: whoever sees where the file went also finds why
             var payload = JsonSerializer.SerializeToUtf8Bytes(
                 new StoreEventPayload("store_quarantined", pending.Reason, Path.GetFileName(movedTo)), BufferJson.Context.StoreEventPayload);
             TryWrite(new TelemetryRecord(EventStream, RecordKind.Event, _time.GetUtcNow(), TimeSource.Unsynced, _time.GetTimestamp(), payload));
