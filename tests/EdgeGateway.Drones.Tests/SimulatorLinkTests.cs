@@ -45,6 +45,8 @@ public sealed class SimulatorLinkTests(ITestOutputHelper output)
 
         var statePort = FreePort.Udp();
         var sims = new List<TelloSimulator>();
+        // The simulators' state noise (and any fault a test turns on) comes from this seed: reported, replayable.
+        var seed = TestSeed.Pick(output, "simulator fault seed");
         for (var i = 0; i < addresses.Length; i++)
         {
             var simOptions = new TelloSimulatorOptions
@@ -56,6 +58,7 @@ public sealed class SimulatorLinkTests(ITestOutputHelper output)
                 Format = format,
                 SerialNumber = $"0TQDG7BEDB0E9{i}",
             };
+            simOptions.Faults.Seed = unchecked(seed + i);
             simulator?.Invoke(simOptions);
             var sim = new TelloSimulator(simOptions);
             await sim.StartAsync().WithTimeout();
