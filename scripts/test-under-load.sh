@@ -70,8 +70,10 @@ for ((run = 1; run <= runs; run++)); do
   else
     failed_runs=$((failed_runs + 1))
     echo "run $run/$runs: ${counts:-no summary}, ${seconds} s, load ${load}: FAILED (exit $status, $log)"
-    # The names of the failed tests, as dotnet test prints them.
+    # The names of the failed tests, as dotnet test prints them, and of a test whose host was killed or
+    # crashed (not counted in the summary line: its assembly's run was aborted).
     grep -E '^\s+Failed [A-Za-z0-9_.]+' "$log" | sed 's/^\s*/    /' | sort -u || true
+    grep -A1 'The test running when the crash occurred' "$log" | grep -vE 'crash occurred|^--$' | sed 's/^/    aborted: /' || true
   fi
 done
 
