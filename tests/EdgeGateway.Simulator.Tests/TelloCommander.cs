@@ -42,7 +42,7 @@ internal sealed class SimulatorHarness : IAsyncDisposable
         // in its output (shown when it fails) and replayed with EDGEGW_TEST_SEED.
         if (options.Faults.Seed is { } pinned)
         {
-            TestSeed.Report(output, "simulator fault seed (pinned)", pinned);
+            TestSeed.Report(output, "simulator fault seed", pinned);
         }
         else
         {

@@ -17,16 +17,19 @@ public static class TestSeed
     public static int Pick(ITestOutputHelper? output, string what = "seed")
     {
         var seed = FromEnvironment() ?? Random.Shared.Next();
-        Report(output, what, seed);
+        Write(output, $"{what}: {seed} (replay: {Variable}={seed})");
         return seed;
     }
 
-    /// <summary>Writes a seed the test chose itself (a pinned one) in the same form, so every seed shows up alike.</summary>
+    /// <summary>Writes a seed the test pinned itself (not affected by <see cref="Variable"/>), so every seed shows up.</summary>
     public static void Report(ITestOutputHelper? output, string what, int seed)
+        => Write(output, $"{what}: {seed} (pinned by the test)");
+
+    private static void Write(ITestOutputHelper? output, string line)
     {
         try
         {
-            output?.WriteLine($"{what}: {seed} (replay: {Variable}={seed})");
+            output?.WriteLine(line);
         }
         catch (InvalidOperationException)
         {
