@@ -176,9 +176,9 @@ public sealed class MqttConnection : IAsyncDisposable
 
         if (!_suspectedTakeover && _serverCloses.Count >= b.SuspectTakeoverCloses)
         {
-            _suspectedTakeover = true;
             Log.SuspectedTakeover(_logger, _client.Options.ClientId, _serverCloses.Count, b.SuspectTakeoverWindow.TotalSeconds,
                 (long)b.TakeoverDelay.TotalMilliseconds);
+            _suspectedTakeover = true; // after the log line, as when it is cleared
         }
 
         return _suspectedTakeover;
@@ -189,8 +189,8 @@ public sealed class MqttConnection : IAsyncDisposable
         _serverCloses.Clear();
         if (_suspectedTakeover)
         {
-            _suspectedTakeover = false;
             Log.TakeoverSuspicionCleared(_logger, why);
+            _suspectedTakeover = false; // after the log line: whoever sees it cleared also finds why
         }
     }
 

@@ -16,7 +16,7 @@ namespace EdgeGateway.Buffer.Tests;
 
 public sealed class EndpointTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = Kit.StoreDir();
     private readonly TestLoggerProvider _logs = new(output);
     private WebApplication _app = null!;
     private HttpClient _http = null!;

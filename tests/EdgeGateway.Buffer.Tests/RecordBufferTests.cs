@@ -9,7 +9,7 @@ namespace EdgeGateway.Buffer.Tests;
 
 public sealed class RecordBufferTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = Kit.StoreDir();
     private readonly TestLoggerProvider _logs = new(output);
 
     public void Dispose() => _dir.Dispose();

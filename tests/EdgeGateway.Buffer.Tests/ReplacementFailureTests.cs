@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using EdgeGateway.Buffer.Upstream;
@@ -11,7 +12,7 @@ namespace EdgeGateway.Buffer.Tests;
 /// <summary>Failures inside the failure handling: a forwarder whose rewind fails, a replacement that fails, late reports.</summary>
 public sealed class ReplacementFailureTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = Kit.StoreDir();
     private readonly TestLoggerProvider _logs = new(output);
 
     public void Dispose() => _dir.Dispose();
@@ -175,7 +176,7 @@ public sealed class ReplacementFailureTests(ITestOutputHelper output) : IDisposa
 
 public sealed class BackgroundCheckWalTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = Kit.StoreDir();
     private readonly TestLoggerProvider _logs = new(output);
 
     public void Dispose() => _dir.Dispose();
@@ -191,16 +192,21 @@ public sealed class BackgroundCheckWalTests(ITestOutputHelper output) : IDisposa
         }
 
         options.IntegrityCheckTimeout = TimeSpan.Zero;
-        var buffer = Kit.Buffer(options, _logs);
+        // The buffer runs on a manual clock, so the check's 30 s pause before it starts again lasts for the rest of
+        // the test however slow the machine is (on the system clock a stall could end the pause and pin the WAL
+        // again mid-test). No group-commit delay: it would wait on the manual clock too.
+        options.BatchInterval = TimeSpan.Zero;
+        var time = new ManualTimeProvider();
+        var buffer = Kit.Buffer(options, _logs, time);
         // A check that reads the store and never ends on its own: a store far too big to check quickly.
         buffer.BackgroundCheckSqlForTests = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT 'ok' FROM c, records LIMIT 1 OFFSET 1000000000000;";
         buffer.Start();
         var walShare = options.MaxBytes / 10;
         var n = 0;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        var phase = Stopwatch.StartNew();
         while (buffer.BackgroundCheckYields == 0)
         {
-            Assert.True(DateTime.UtcNow < deadline, "the check is interrupted once the WAL passes 1.5 times its share");
+            Assert.True(phase.Elapsed < TimeSpan.FromSeconds(60), "the check is interrupted once the WAL passes 1.5 times its share");
             for (var i = 0; i < 50; i++)
             {
                 buffer.TryWrite(Kit.Rec("drone/t1/state", ++n, padding: 1000));
@@ -209,15 +215,16 @@ public sealed class BackgroundCheckWalTests(ITestOutputHelper output) : IDisposa
             await buffer.WriteAsync(Kit.Rec("drone/t1/state", ++n)).WithTimeout();
         }
 
+        // The count is published after the log line, so the line is there once the count is seen.
         Assert.Contains(_logs.Entries, e => e.Id.Id == 5015);
         Assert.False(buffer.BackgroundCheckCompleted);
 
         // With the snapshot gone the checkpoint completes, the next commit restarts the WAL, and
         // journal_size_limit trims the file back to the share.
-        deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        phase.Restart();
         while (buffer.StoreForTests!.WalBytes() > walShare + (walShare / 2))
         {
-            Assert.True(DateTime.UtcNow < deadline, $"the WAL is back within its share ({buffer.StoreForTests!.WalBytes()} > {walShare})");
+            Assert.True(phase.Elapsed < TimeSpan.FromSeconds(60), $"the WAL is back within its share ({buffer.StoreForTests!.WalBytes()} > {walShare})");
             for (var i = 0; i < 20; i++)
             {
                 buffer.TryWrite(Kit.Rec("drone/t1/state", ++n, padding: 1000));
@@ -227,7 +234,9 @@ public sealed class BackgroundCheckWalTests(ITestOutputHelper output) : IDisposa
             await Task.Delay(20);
         }
 
-        // Stop while the check is paused (or, if it restarted, running): it ends promptly either way.
+        // No time passed on the buffer's clock: the check is still in its pause, not running again.
+        Assert.Equal(1, buffer.BackgroundCheckYields);
+        // Stop while the check is paused: it ends promptly (the other test stops it while running).
         var stop = buffer.StopAsync();
         Assert.True(await Task.WhenAny(stop, Task.Delay(TimeSpan.FromSeconds(20))) == stop, "stop does not wait for the check");
         await stop;

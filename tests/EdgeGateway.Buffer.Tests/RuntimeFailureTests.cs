@@ -12,7 +12,7 @@ namespace EdgeGateway.Buffer.Tests;
 /// <summary>Failures while running (corruption, failing commits, no free disk), start-up failures, durability and metrics.</summary>
 public sealed class RuntimeFailureTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = Kit.StoreDir();
     private readonly TestLoggerProvider _logs = new(output);
 
     public void Dispose() => _dir.Dispose();

@@ -9,30 +9,6 @@ using Xunit.Abstractions;
 
 namespace EdgeGateway.Buffer.Tests;
 
-/// <summary>A temporary data directory, deleted afterwards.</summary>
-internal sealed class TempDir : IDisposable
-{
-    public TempDir()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"eg-buffer-test-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-}
-
 /// <summary>System time, but the wall clock can be jumped (NTP step, RTC reset) without touching timestamps or timers.</summary>
 internal sealed class JumpingTimeProvider : TimeProvider
 {
@@ -45,6 +21,9 @@ internal sealed class JumpingTimeProvider : TimeProvider
 
 internal static class Kit
 {
+    /// <summary>A temporary data directory; SQLite's pooled connections to it are closed before it is deleted.</summary>
+    public static TempDir StoreDir() => new("eg-buffer-test-", Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools);
+
     public static BufferOptions Options(string dir, Action<BufferOptions>? configure = null)
     {
         var o = new BufferOptions

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -73,7 +74,7 @@ internal sealed class FakeTello : IAsyncDisposable
     /// <summary>Silence (no replies, no state) and SDK-mode loss, like a reboot or battery swap; back after `command` once the silence is over.</summary>
     public void Reboot(TimeSpan silence)
     {
-        Interlocked.Exchange(ref _silentUntilTicks, (DateTime.UtcNow + silence).Ticks);
+        Interlocked.Exchange(ref _silentUntilTicks, Stopwatch.GetTimestamp() + (long)(silence.TotalSeconds * Stopwatch.Frequency));
         SdkMode = false;
     }
 
@@ -123,7 +124,7 @@ internal sealed class FakeTello : IAsyncDisposable
             var text = Encoding.ASCII.GetString(r.Buffer);
             _received.Enqueue(text);
             _commander = r.RemoteEndPoint;
-            if (DateTime.UtcNow.Ticks < Interlocked.Read(ref _silentUntilTicks))
+            if (Stopwatch.GetTimestamp() < Interlocked.Read(ref _silentUntilTicks))
             {
                 continue; // rebooting: hears nothing
             }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -147,11 +148,11 @@ public sealed class LinkProtocolTests(ITestOutputHelper output)
         fake.Next("forward 500"); // a 5-s move: no reply yet
         var move = drone.ExecuteAsync(Move(MoveDirection.Forward, 500));
         await TaskTimeouts.Eventually(() => fake.Count("forward 500") == 1, "move sent");
-        var started = DateTime.UtcNow;
+        var started = Stopwatch.StartNew();
         var emergency = await drone.ExecuteAsync(TelloCommand.Emergency).WithTimeout();
         await TaskTimeouts.Eventually(() => fake.Count("emergency") == 1, "emergency reaches the drone");
 
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(3), "emergency did not wait for the move");
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(3), "emergency did not wait for the move");
         Assert.Equal(DroneCommandOutcome.SentNoReply, emergency.Outcome);
         Assert.Equal(DroneCommandOutcome.Aborted, (await move.WithTimeout(TimeSpan.FromSeconds(2))).Outcome);
         Assert.False(drone.Status.IsFlying);

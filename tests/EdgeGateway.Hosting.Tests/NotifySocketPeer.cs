@@ -56,10 +56,10 @@ internal sealed class NotifySocketPeer : IDisposable
     public async Task<List<string>> ReceiveUntil(Func<string, bool> match, TimeSpan? timeout = null)
     {
         var seen = new List<string>();
-        var deadline = DateTime.UtcNow + (timeout ?? TaskTimeouts.Default);
+        var deadline = Deadline.In(timeout ?? TaskTimeouts.Default);
         while (true)
         {
-            var left = deadline - DateTime.UtcNow;
+            var left = deadline.Left;
             if (left <= TimeSpan.Zero)
             {
                 throw new TimeoutException("no matching datagram; got: " + string.Join(" | ", seen));

@@ -206,10 +206,10 @@ internal sealed class WsClient(ClientWebSocket socket) : IDisposable
     /// <summary>Skips messages until one of <paramref name="type"/> (and matching <paramref name="match"/>) arrives.</summary>
     public async Task<JsonElement> ReceiveTypeAsync(string type, Func<JsonElement, bool>? match = null, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TaskTimeouts.Default);
+        var deadline = Deadline.In(timeout ?? TaskTimeouts.Default);
         while (true)
         {
-            var left = deadline - DateTime.UtcNow;
+            var left = deadline.Left;
             if (left <= TimeSpan.Zero)
             {
                 throw new TimeoutException($"no '{type}' message in time");
@@ -226,11 +226,11 @@ internal sealed class WsClient(ClientWebSocket socket) : IDisposable
     /// <summary>Reads until the server's close frame and returns its status (answering the close handshake).</summary>
     public async Task<WebSocketCloseStatus?> ReceiveCloseAsync(TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TaskTimeouts.Default);
+        var deadline = Deadline.In(timeout ?? TaskTimeouts.Default);
         var buffer = new byte[64 * 1024];
         while (Socket.State is WebSocketState.Open or WebSocketState.CloseSent)
         {
-            var left = deadline - DateTime.UtcNow;
+            var left = deadline.Left;
             if (left <= TimeSpan.Zero)
             {
                 throw new TimeoutException("the server did not close the connection");

@@ -101,10 +101,10 @@ public sealed class SimulatorEndToEndTests(ITestOutputHelper output) : IAsyncLif
         // Measured against what the simulator itself sent in the same window, not against wall time: a stalled machine
         // sends fewer datagrams, and the gateway must forward (nearly) every one it received.
         var sentBefore = _sim.Snapshot.StateDatagramsSent;
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+        var window = Deadline.In(TimeSpan.FromSeconds(2));
         var count = 0;
         var lastUpdate = DateTimeOffset.MinValue;
-        while (DateTime.UtcNow < until)
+        while (!window.Passed)
         {
             var m = await ws.ReceiveAsync();
             if (m.GetProperty("type").GetString() == "status_update")

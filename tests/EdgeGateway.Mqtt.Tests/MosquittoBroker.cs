@@ -98,7 +98,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginErrorReadLine();
         _process.BeginOutputReadLine();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        var deadline = Deadline.In(TimeSpan.FromSeconds(15));
         foreach (var port in Ports.Values)
         {
             while (true)
@@ -114,7 +114,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
                     await probe.ConnectAsync("127.0.0.1", port);
                     break;
                 }
-                catch (SocketException) when (DateTime.UtcNow < deadline)
+                catch (SocketException) when (!deadline.Passed)
                 {
                     await Task.Delay(50);
                 }

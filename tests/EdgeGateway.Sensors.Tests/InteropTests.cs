@@ -9,7 +9,7 @@ namespace EdgeGateway.Sensors.Tests;
 public sealed class InteropTests(ITestOutputHelper output) : IDisposable
 {
     private const string Install = "apt-get install -y socat gpsd gpsd-clients";
-    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("edge-interop-");
+    private readonly TempDir _dir = new("edge-interop-");
     private readonly List<Process> _processes = [];
 
     public void Dispose()
@@ -31,7 +31,7 @@ public sealed class InteropTests(ITestOutputHelper output) : IDisposable
             p.Dispose();
         }
 
-        _dir.Delete(true);
+        _dir.Dispose();
     }
 
     private static string Tool(string name)
@@ -99,7 +99,7 @@ public sealed class InteropTests(ITestOutputHelper output) : IDisposable
         var gpsfake = Tool("gpsfake");
         Tool("gpsd");
         var log = SerialPortTests.LogPath;
-        var link = Path.Combine(_dir.FullName, "gps-replay");
+        var link = Path.Combine(_dir.Path, "gps-replay");
         var gpsdPort = FreePort.Tcp();
 
         // socat: the log into a pty, once the slave is opened; rawer so nothing is translated before we set raw mode.

@@ -39,7 +39,8 @@ internal sealed class SensorHost : IAsyncDisposable
         return options;
     }
 
-    public static async Task<SensorHost> StartAsync(ITestOutputHelper output, Dictionary<string, string?> settings)
+    /// <param name="time">The clock of the sensors (staleness, health, rate limits); the system clock if null.</param>
+    public static async Task<SensorHost> StartAsync(ITestOutputHelper output, Dictionary<string, string?> settings, TimeProvider? time = null)
     {
         var config = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var errors = Options(settings).Validate("Sensors").ToList();
@@ -47,6 +48,11 @@ internal sealed class SensorHost : IAsyncDisposable
         var logs = new TestLoggerProvider(output);
         var services = new ServiceCollection();
         services.AddLogging(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs));
+        if (time is not null)
+        {
+            services.AddSingleton(time);
+        }
+
         services.AddSingleton(new RecordIntake(100_000));
         services.AddSingleton<IRecordWriter>(sp => sp.GetRequiredService<RecordIntake>());
         services.AddSensors(config.GetSection("Sensors"));

@@ -109,7 +109,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         await Task.Delay(150);
         h.Commander.DrainState();
         var big = new byte[60000];
-        Random.Shared.NextBytes(big);
+        new Random(TestSeed.Pick(output, "payload seed")).NextBytes(big);
         h.Simulator.SendRawState(Encoding.ASCII.GetBytes("pitch:0;ro"));
         h.Simulator.SendRawState(big);
         var first = await h.Commander.ReceiveStateAsync();
@@ -187,9 +187,23 @@ public sealed class FaultTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Seeded_corrupt_state_replaces_good_state_datagrams()
+    public Task Seeded_corrupt_state_replaces_good_state_datagrams() => CorruptStateOnlyAsync(seed: null);
+
+    /// <summary>
+    /// Seed 140933532 cuts a datagram right after <c>...;roll:0;y</c>: a second <c>y</c> (the pad's <c>y:0</c>
+    /// came first), which made the test's own parser throw on the duplicate key instead of seeing bad state.
+    /// </summary>
+    [Fact]
+    public Task Corrupt_state_cut_after_a_repeated_key_is_seen_as_bad_state() => CorruptStateOnlyAsync(seed: 140933532);
+
+    /// <param name="seed">The fault seed; null draws one (reported, replayed with EDGEGW_TEST_SEED).</param>
+    private async Task CorruptStateOnlyAsync(int? seed)
     {
-        await using var h = await SimulatorHarness.StartAsync(output, o => o.Faults.CorruptState = 1);
+        await using var h = await SimulatorHarness.StartAsync(output, o =>
+        {
+            o.Faults.Seed = seed;
+            o.Faults.CorruptState = 1;
+        });
         Assert.Equal("ok", await h.Commander.AskAsync("command"));
         for (var i = 0; i < 8; i++)
         {
@@ -197,7 +211,7 @@ public sealed class FaultTests(ITestOutputHelper output)
             var state = TelloCommander.ParseState(text.Replace("\0", "", StringComparison.Ordinal));
             var bad = !text.EndsWith(";\r\n", StringComparison.Ordinal) || text.Contains("zz:1;", StringComparison.Ordinal)
                       || !state.ContainsKey("bat") || !state.TryGetValue("h", out var height) || !int.TryParse(height, out _);
-            Assert.True(bad, $"state datagram looks good: {text}");
+            Assert.True(bad, $"state datagram looks good (fault seed {h.Simulator.Seed}): {text}");
         }
 
         Assert.Contains("state corrupt-state", h.Simulator.InjectedFaults);

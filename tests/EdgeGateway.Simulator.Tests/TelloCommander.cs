@@ -38,6 +38,17 @@ internal sealed class SimulatorHarness : IAsyncDisposable
             AutoLandTimeout = TimeSpan.FromSeconds(60),
         };
         configure?.Invoke(options);
+        // Faults and state noise are drawn from this seed: a test that did not pin one gets a fresh one, reported
+        // in its output (shown when it fails) and replayed with EDGEGW_TEST_SEED.
+        if (options.Faults.Seed is { } pinned)
+        {
+            TestSeed.Report(output, "simulator fault seed", pinned);
+        }
+        else
+        {
+            options.Faults.Seed = TestSeed.Pick(output, "simulator fault seed");
+        }
+
         var simulator = new TelloSimulator(options, time, logs.CreateLogger("sim"));
         await simulator.StartAsync().WithTimeout();
         commander.Drone = simulator.CommandEndPoint;
@@ -144,9 +155,22 @@ internal sealed class TelloCommander : IDisposable
         }
     }
 
+    /// <summary>
+    /// The test's own view of a state datagram, tolerant of anything a corrupt one holds: an item without a colon
+    /// is a key with an empty value, and a repeated key keeps its last value, as the gateway's
+    /// <c>StateDatagramParser</c> lets a later value of a repeated key win.
+    /// </summary>
     public static Dictionary<string, string> ParseState(string text)
-        => text.TrimEnd('\r', '\n').Split(';', StringSplitOptions.RemoveEmptyEntries)
-            .Select(kv => kv.Split(':', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+    {
+        var state = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var item in text.TrimEnd('\r', '\n').Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var kv = item.Split(':', 2);
+            state[kv[0]] = kv.Length > 1 ? kv[1] : "";
+        }
+
+        return state;
+    }
 
     public void Dispose()
     {

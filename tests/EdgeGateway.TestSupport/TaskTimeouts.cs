@@ -46,10 +46,10 @@ public static class TaskTimeouts
     public static async Task Eventually(Func<bool> condition, Func<string> because, TimeSpan? timeout = null, TimeSpan? poll = null)
     {
         var limit = timeout ?? Default;
-        var deadline = DateTime.UtcNow + limit;
+        var deadline = Deadline.In(limit);
         while (!condition())
         {
-            if (DateTime.UtcNow > deadline)
+            if (deadline.Passed)
             {
                 throw new TimeoutException($"Not true within {limit.TotalSeconds:0.#} s: {because()}");
             }

@@ -82,7 +82,7 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
 
         var (subscriber, got) = await MqttSinkTests.SubscribeAsync(broker.Port, "edge/gw1/#");
         await using var _ = subscriber;
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         using var deadLetters = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 100);
         await using var sink = await StartSinkAsync(broker.Port, "edgegw-acl-", deadLetters);
         await using var rig = new BufferRig(sink, _logs);
@@ -116,7 +116,7 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void The_table_is_bounded_evicts_the_oldest_counts_evictions_and_survives_a_reopen()
     {
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         var path = Path.Combine(dir.Path, "sub", DeadLetterStore.FileName);
         var clock = new ManualTimeProvider(DateTimeOffset.Parse("2026-11-22T05:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         using (var store = new DeadLetterStore(path, 5, clock))
@@ -152,7 +152,7 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Bad_max_rows_is_refused_by_the_store_and_by_validation()
     {
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         Assert.Throws<ArgumentOutOfRangeException>(() => new DeadLetterStore(Path.Combine(dir.Path, "x.db"), 0));
         var options = new UpstreamOptions { DeadLetters = { MaxRows = 0 } };
         Assert.Contains("Upstream:DeadLetters:MaxRows: must be 1..10000000 (got 0)", options.Validate("Upstream"));
@@ -161,7 +161,7 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task The_dead_letter_endpoint_lists_rows_pages_by_id_and_answers_400_to_bad_queries()
     {
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         using var store = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 10);
         store.Add("mqtt", [Record(7), Record(8, payload: "not json")], "edge/gw1/drone/tello-1/state", "RejectedByServer", 0x87, "Not authorized");
         var builder = WebApplication.CreateSlimBuilder();
@@ -212,7 +212,7 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task AddUpstream_puts_the_table_next_to_the_buffer()
     {
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         var config = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Buffer:DataDirectory"] = dir.Path,
@@ -237,7 +237,7 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
         // edge/gw1/secret/# is not writable: v5 PUBACK 0x87.
         await using var broker = await StartAclBrokerAsync();
 
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         using var deadLetters = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 100);
         await using var sink = await StartSinkAsync(broker.Port, "edgegw-replay-", deadLetters);
         var acks = new RecordingAcks();
@@ -266,7 +266,7 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
     public async Task A_broker_that_allows_only_qos_0_keeps_the_records_in_the_buffer_and_degrades_health()
     {
         await using var broker = await Mosquitto.StartAsync("max_qos 0");
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         using var deadLetters = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 100);
         await using var sink = await StartSinkAsync(broker.Port, "edgegw-qos0-", deadLetters);
         Assert.Equal(0, sink.Client.ServerMaximumQos);
@@ -288,7 +288,7 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Health_is_degraded_after_the_dead_letter_table_evicts_rows()
     {
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         var clock = new ManualTimeProvider(DateTimeOffset.Parse("2026-11-22T05:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         using var store = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 2, clock);
         var link = new ConnectedLink();
@@ -308,7 +308,7 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void A_dead_letter_file_that_is_not_a_database_is_moved_aside_and_recreated()
     {
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         var path = Path.Combine(dir.Path, DeadLetterStore.FileName);
         var garbage = Encoding.UTF8.GetBytes(new string('x', 8192));
         File.WriteAllBytes(path, garbage);
@@ -335,7 +335,7 @@ public sealed class DeadLetterTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task An_unwritable_dead_letter_directory_is_a_configuration_error_naming_the_key()
     {
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         var blocker = Path.Combine(dir.Path, "not-a-dir");
         await File.WriteAllTextAsync(blocker, "a file where the directory should be");
         var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>

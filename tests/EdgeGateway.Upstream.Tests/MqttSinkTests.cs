@@ -191,7 +191,7 @@ public sealed class MqttSinkTests(ITestOutputHelper output) : IDisposable
         await using var broker = await Mosquitto.StartAsync("max_packet_size 2048");
         var (subscriber, got) = await SubscribeAsync(broker.Port, "edge/gw1/drone/#");
         await using var _ = subscriber;
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         using var deadLetters = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 100);
         await using var sink = Sink(broker.Port, deadLetters: deadLetters);
         await TaskTimeouts.Eventually(() => sink.IsConnected, "connected");

@@ -12,7 +12,7 @@ public sealed class MqttSinkTlsTests(ITestOutputHelper output) : IAsyncLifetime
     private const int MqttConnectFailed = 6001;
     private readonly TestLoggerProvider _logs = new(output);
     private readonly UpstreamMetrics _metrics = new();
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = StoreDir.Create();
     private TestTlsCertificates _certs = null!;
     private TestTlsCertificates _otherCa = null!;
     private Mosquitto _broker = null!;

@@ -60,7 +60,8 @@ public sealed class RelayLinkTests(ITestOutputHelper output) : IDisposable
         // watch); only the unanswered PING can tell the link is dead.
         proxy.Mode = ProxyMode.Blackhole;
         var cutAt = Stopwatch.StartNew();
-        await TaskTimeouts.Eventually(() => !sink.IsConnected, "the sink declares the blackholed link dead", TimeSpan.FromSeconds(30));
+        // The socket state drops first; the reason (LastError) is published after the disconnect is logged.
+        await TaskTimeouts.Eventually(() => !sink.IsConnected && sink.LastError is not null, "the sink declares the blackholed link dead", TimeSpan.FromSeconds(30));
         output.WriteLine($"noticed after {cutAt.Elapsed.TotalSeconds:0.0} s: {sink.LastError}");
         Assert.Equal(ProxyMode.Blackhole, proxy.Mode);
         Assert.Contains("PONG", sink.LastError ?? "", StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using EdgeGateway.Mqtt;
 using EdgeGateway.Upstream.Relay;
@@ -154,9 +155,9 @@ public sealed class RelaySinkTests(ITestOutputHelper output) : IDisposable
         await using var sink = Sink(server.Url, "wrong-token");
         await using var rig = new BufferRig(sink, _logs);
         await rig.WriteAsync("drone/tello-1/state", 1);
-        var started = DateTime.UtcNow;
+        var started = Stopwatch.StartNew();
         await TaskTimeouts.Eventually(() => server.Receiver.Refused >= 2, "two refused attempts");
-        var elapsed = DateTime.UtcNow - started;
+        var elapsed = started.Elapsed;
         await Task.Delay(TimeSpan.FromSeconds(1));
         // RefusedDelay is 0.8 s (normal backoff would be 0.1 s): no hot loop against a receiver that says no.
         Assert.True(server.Receiver.Refused <= 4, $"{server.Receiver.Refused} attempts in {elapsed + TimeSpan.FromSeconds(1)}");

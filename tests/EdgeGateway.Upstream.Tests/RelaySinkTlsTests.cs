@@ -19,7 +19,7 @@ public sealed class RelaySinkTlsTests(ITestOutputHelper output) : IAsyncLifetime
     private const int RelayRefused = 6502;
     private readonly TestLoggerProvider _logs = new(output);
     private readonly UpstreamMetrics _metrics = new();
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = StoreDir.Create();
     private TestTlsCertificates _certs = null!;
     private TestTlsCertificates _otherCa = null!;
     private HttpsReceiver _server = null!;

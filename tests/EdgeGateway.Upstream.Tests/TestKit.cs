@@ -13,33 +13,16 @@ using Microsoft.Extensions.Logging;
 
 namespace EdgeGateway.Upstream.Tests;
 
-internal sealed class TempDir : IDisposable
+internal static class StoreDir
 {
-    public TempDir()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"eg-upstream-test-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    /// <summary>A temporary data directory; SQLite's pooled connections to it are closed before it is deleted.</summary>
+    public static TempDir Create() => new("eg-upstream-test-", Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools);
 }
 
 /// <summary>A real RecordBuffer in a temp dir with one forwarder feeding the sink under test.</summary>
 internal sealed class BufferRig : IAsyncDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDir _dir = StoreDir.Create();
 
     public BufferRig(IUpstreamSink sink, TestLoggerProvider logs, Action<SinkForwardingOptions>? forwarding = null, bool startForwarder = true)
     {

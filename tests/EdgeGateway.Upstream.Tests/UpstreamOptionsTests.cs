@@ -57,7 +57,7 @@ public sealed class UpstreamOptionsTests(ITestOutputHelper output) : IDisposable
     {
         Assert.Empty(Problems(("Upstream:Mqtt:Backoff:SuspectTakeoverCloses", "0"), ("Upstream:Mqtt:MaximumOutgoingPacketSize", "128"),
             ("Upstream:Mqtt:PoisonDropLimit", "0")));
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Upstream:GatewayId"] = "gw1",
@@ -81,7 +81,7 @@ public sealed class UpstreamOptionsTests(ITestOutputHelper output) : IDisposable
     public async Task A_record_above_the_configured_outgoing_packet_size_is_dead_lettered_unsent()
     {
         await using var broker = await Mosquitto.StartAsync();
-        using var dir = new TempDir();
+        using var dir = StoreDir.Create();
         using var deadLetters = new DeadLetterStore(Path.Combine(dir.Path, DeadLetterStore.FileName), 100);
         var options = new MqttSinkOptions
         {

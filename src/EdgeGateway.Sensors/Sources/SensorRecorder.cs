@@ -80,7 +80,6 @@ internal sealed class SensorRecorder : ISensorSink
 
     public void OnRejected(string reason)
     {
-        _entry.Rejected(reason);
         _metrics.Rejected.Add(1, _sensorTag, new("reason", reason));
         _rejectsSinceLog[reason] = _rejectsSinceLog.GetValueOrDefault(reason) + 1;
         var now = _time.GetTimestamp();
@@ -92,6 +91,9 @@ internal sealed class SensorRecorder : ISensorSink
             _rejectsSinceLog.Clear();
             SensorsLog.Rejected(_logger, _entry.Id, total, reasons);
         }
+
+        // Published to the registry after the log line: whoever sees the rejection in a snapshot also finds the log.
+        _entry.Rejected(reason);
     }
 
     public void OnIgnored(string reason)
