@@ -29,6 +29,9 @@ internal static partial class LocalApiLog
     [LoggerMessage(4007, LogLevel.Information, "Request from {Remote} refused: origin {Origin} is not allowed")]
     public static partial void OriginRefused(this ILogger logger, string? remote, string origin);
 
+    [LoggerMessage(4009, LogLevel.Information, "Request from {Remote} refused: host {Host} is not a name of this gateway (LocalApi:AllowedHosts)")]
+    public static partial void HostRefused(this ILogger logger, string? remote, string host);
+
     [LoggerMessage(4008, LogLevel.Debug, "WebSocket {ConnectionId} closed with {CloseCode}: {Reason}")]
     public static partial void ClosingClient(this ILogger logger, long connectionId, int closeCode, string reason);
 

@@ -10,6 +10,12 @@ public sealed class LocalApiOptions : IValidatedOptions
 {
     public const string SectionName = "LocalApi";
 
+    /// <summary>
+    /// Extra names the gateway answers to in <c>Host</c> (and browser <c>Origin</c>), besides <c>localhost</c>, the machine's
+    /// host name, <c>&lt;hostname&gt;.local</c> and its own IP addresses. <c>*</c> turns the check off.
+    /// </summary>
+    public List<string> AllowedHosts { get; set; } = [];
+
     public LocalApiAuthOptions Auth { get; set; } = new();
 
     public LocalApiLimitOptions Limits { get; set; } = new();
@@ -21,6 +27,15 @@ public sealed class LocalApiOptions : IValidatedOptions
     public IEnumerable<string> Validate(string section)
     {
         var errors = new List<string>();
+        for (var i = 0; i < AllowedHosts.Count; i++)
+        {
+            var h = AllowedHosts[i];
+            if (h != "*" && Uri.CheckHostName(h?.Trim().TrimEnd('.')) is UriHostNameType.Unknown or UriHostNameType.Basic)
+            {
+                errors.Add($"{section}:AllowedHosts:{i}: must be * or a host name or IP address without scheme or port (got \"{h}\")");
+            }
+        }
+
         Auth.Validate(section + ":Auth", errors);
         Limits.Validate(section + ":Limits", errors);
         Failsafe.Validate(section + ":Failsafe", errors);

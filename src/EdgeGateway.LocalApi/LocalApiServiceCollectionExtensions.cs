@@ -4,6 +4,7 @@ using EdgeGateway.LocalApi.Commands;
 using EdgeGateway.LocalApi.Http;
 using EdgeGateway.LocalApi.Hub;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,6 +38,9 @@ public static class LocalApiServiceCollectionExtensions
         services.TryAddSingleton<ILocalHub>(sp => sp.GetRequiredService<LocalHub>());
         services.AddSingleton<IHealthReporter>(sp => sp.GetRequiredService<LocalHub>());
         services.TryAddSingleton<ClientAuthenticator>();
+        services.TryAddSingleton<HostAllowList>();
+        // Host and Origin are checked first for every request on the port, including endpoints other capabilities map.
+        services.AddTransient<IStartupFilter, HostFilterMiddleware.StartupFilter>();
         services.TryAddSingleton(sp => new PilotControl(
             sp.GetRequiredService<Drones.IDroneFleet>(), sp.GetRequiredService<LocalHub>(), sp.GetRequiredService<IOptions<LocalApiOptions>>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<PilotControl>>(),

@@ -19,6 +19,7 @@ internal sealed class LocalApiEndpoints
 {
     private readonly IDroneFleet _fleet;
     private readonly ClientAuthenticator _auth;
+    private readonly HostAllowList _hosts;
     private readonly CommandService _commands;
     private readonly PilotControl _control;
     private readonly LocalHub _hub;
@@ -29,11 +30,12 @@ internal sealed class LocalApiEndpoints
     private long _nextConnectionId;
     private int _openSockets;
 
-    public LocalApiEndpoints(IDroneFleet fleet, ClientAuthenticator auth, CommandService commands, PilotControl control, LocalHub hub,
+    public LocalApiEndpoints(IDroneFleet fleet, ClientAuthenticator auth, HostAllowList hosts, CommandService commands, PilotControl control, LocalHub hub,
         IOptions<LocalApiOptions> options, TimeProvider time, ILoggerFactory loggers)
     {
         _fleet = fleet;
         _auth = auth;
+        _hosts = hosts;
         _commands = commands;
         _control = control;
         _hub = hub;
@@ -220,8 +222,7 @@ internal sealed class LocalApiEndpoints
             {
                 _logger.AuthFailed(remote, "/ws", outcome.ToString());
                 _hub.Metrics.Disconnects.Add(1, new KeyValuePair<string, object?>("reason", "unauthorized"));
-                await RefuseAsync(socket, JsonOut.Error(ApiErrors.Unauthorized, outcome == AuthOutcome.InvalidToken
-                    ? "the token is not valid" : "a token is required (Authorization: Bearer or ?token=)"), 1008, "authentication failed");
+                await RefuseAsync(socket, JsonOut.Error(ApiErrors.Unauthorized, RefusalText(outcome)), 1008, "authentication failed");
                 return;
             }
 
@@ -371,29 +372,25 @@ internal sealed class LocalApiEndpoints
         {
             _logger.AuthFailed(context.Connection.RemoteIpAddress?.ToString(), context.Request.Path, outcome.ToString());
             context.Response.Headers.WWWAuthenticate = "Bearer";
-            await ErrorAsync(context, ApiErrors.Unauthorized, outcome == AuthOutcome.InvalidToken
-                ? "the token is not valid" : "a token is required (Authorization: Bearer <token>)");
+            await ErrorAsync(context, ApiErrors.Unauthorized, RefusalText(outcome));
         }
 
         return who;
     }
 
-    /// <summary>No Origin (not a browser), same origin, or listed. Browsers on other sites are refused.</summary>
-    private bool OriginAllowed(HttpContext context)
+    private static string RefusalText(AuthOutcome outcome) => outcome switch
     {
-        var origin = context.Request.Headers.Origin.ToString();
-        if (origin.Length == 0 || _limits.AllowedOrigins.Contains("*"))
-        {
-            return true;
-        }
+        AuthOutcome.InvalidToken => "the token is not valid",
+        AuthOutcome.MalformedAuthorization => "the Authorization header must be exactly \"Bearer <token>\" (one space, no other scheme)",
+        _ => "a token is required (Authorization: Bearer <token>, or ?token= on /ws)",
+    };
 
-        if (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && string.Equals(uri.Authority, context.Request.Host.Value, StringComparison.OrdinalIgnoreCase))
-        {
-            return true;
-        }
-
-        return _limits.AllowedOrigins.Any(o => string.Equals(o, origin, StringComparison.OrdinalIgnoreCase));
-    }
+    /// <summary>
+    /// The same Host and Origin rules as <see cref="HostFilterMiddleware"/> (which normally refused the request
+    /// already), here too so an endpoint mapped without the filter stays safe.
+    /// </summary>
+    private bool OriginAllowed(HttpContext context)
+        => _hosts.IsAllowedHost(context.Request.Host) && _hosts.IsAllowedOrigin(context.Request.Headers.Origin.ToString());
 
     private async Task GuardAsync(HttpContext context, string route, string? method, Func<Task> handler)
     {
@@ -429,7 +426,7 @@ internal sealed class LocalApiEndpoints
         }
     }
 
-    private static Task ErrorAsync(HttpContext context, string code, string message)
+    internal static Task ErrorAsync(HttpContext context, string code, string message)
         => WriteJsonAsync(context, ApiErrors.HttpStatus(code), w =>
         {
             w.WriteStartObject();
