@@ -90,6 +90,15 @@ public sealed class LocalApiAuthOptions
     /// <summary>Role of clients outside trusted networks that present no token: <c>observer</c> or <c>none</c> (refused).</summary>
     public string AnonymousRole { get; set; } = "observer";
 
+    /// <summary>
+    /// Least role that sees the per-component detail of <c>/healthz</c>. Anonymous clients (no token, not from a
+    /// trusted network) never do: they get the overall status only.
+    /// </summary>
+    public string HealthDetailRole { get; set; } = "observer";
+
+    /// <summary>Least role that may read <c>/metrics</c> (anonymous clients count as <see cref="AnonymousRole"/>).</summary>
+    public string MetricsRole { get; set; } = "observer";
+
     internal IReadOnlyList<string> EffectiveTrustedNetworks => TrustedNetworks ?? ["127.0.0.0/8", "::1/128"];
 
     internal void Validate(string section, List<string> errors)
@@ -131,6 +140,16 @@ public sealed class LocalApiAuthOptions
         if (!RoleNames.TryParse(TrustedRole, out _))
         {
             errors.Add($"{section}:TrustedRole: must be observer, pilot or admin (got \"{TrustedRole}\")");
+        }
+
+        if (!RoleNames.TryParse(HealthDetailRole, out _))
+        {
+            errors.Add($"{section}:HealthDetailRole: must be observer, pilot or admin (got \"{HealthDetailRole}\")");
+        }
+
+        if (!RoleNames.TryParse(MetricsRole, out _))
+        {
+            errors.Add($"{section}:MetricsRole: must be observer, pilot or admin (got \"{MetricsRole}\")");
         }
 
         if (!string.Equals(AnonymousRole, "none", StringComparison.OrdinalIgnoreCase)

@@ -111,6 +111,37 @@ public static class LocalApiServiceCollectionExtensions
         });
     }
 
+    /// <summary>
+    /// Puts the local API's roles in front of <c>/healthz</c> and <c>/metrics</c> (mapped by the hosting capability):
+    /// <c>/metrics</c> needs <c>LocalApi:Auth:MetricsRole</c>; <c>/healthz</c> answers everyone its overall status and
+    /// only clients with <c>LocalApi:Auth:HealthDetailRole</c> (by token or trusted network) the per-component detail.
+    /// </summary>
+    public static IApplicationBuilder UseLocalApiHealthAccess(this IApplicationBuilder app, string healthPath = "/healthz", string metricsPath = "/metrics")
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var api = app.ApplicationServices.GetRequiredService<LocalApiEndpoints>();
+        return app.Use(async (context, next) =>
+        {
+            var path = context.Request.Path;
+            if (path.Equals(metricsPath, StringComparison.OrdinalIgnoreCase))
+            {
+                if (!await api.AuthorizeMetricsAsync(context).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+            else if (path.Equals(healthPath, StringComparison.OrdinalIgnoreCase))
+            {
+                if (!await api.AuthorizeHealthAsync(context).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+
+            await next(context).ConfigureAwait(false);
+        });
+    }
+
     private sealed class LocalApiOptionsValidator(string path) : IValidateOptions<LocalApiOptions>
     {
         public ValidateOptionsResult Validate(string? name, LocalApiOptions options)

@@ -151,6 +151,8 @@ public static partial class GatewayHost
     {
         // Every /api call obeys the local API's roles, including the read-only ones other capabilities map.
         app.UseLocalApiReadAccess("/api/sensors", "/api/buffer", "/api/telemetry", "/api/upstream");
+        // /metrics needs a role; /healthz shows its per-component detail only to clients with one.
+        app.UseLocalApiHealthAccess();
         app.MapGatewayHostingEndpoints();
         app.MapBufferEndpoints();
         app.MapUpstreamEndpoints();

@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using System.Text.Json;
 using EdgeGateway.Drones;
+using EdgeGateway.Health;
 using EdgeGateway.LocalApi.Auth;
 using EdgeGateway.LocalApi.Commands;
 using EdgeGateway.LocalApi.Hub;
@@ -24,6 +25,8 @@ internal sealed class LocalApiEndpoints
     private readonly PilotControl _control;
     private readonly LocalHub _hub;
     private readonly LocalApiLimitOptions _limits;
+    private readonly ClientRole _healthDetailRole;
+    private readonly ClientRole _metricsRole;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggers;
@@ -40,6 +43,8 @@ internal sealed class LocalApiEndpoints
         _control = control;
         _hub = hub;
         _limits = options.Value.Limits;
+        _healthDetailRole = RoleNames.TryParse(options.Value.Auth.HealthDetailRole, out var hr) ? hr.Value : ClientRole.Observer;
+        _metricsRole = RoleNames.TryParse(options.Value.Auth.MetricsRole, out var mr) ? mr.Value : ClientRole.Observer;
         _time = time;
         _loggers = loggers;
         _logger = loggers.CreateLogger("EdgeGateway.LocalApi.Http");
@@ -357,6 +362,67 @@ internal sealed class LocalApiEndpoints
     /// token checks as the API's own; false when refused (the JSON error is already written).
     /// </summary>
     internal async Task<bool> AuthorizeReadAsync(HttpContext context) => await AuthenticateAsync(context) is not null;
+
+    /// <summary>
+    /// <c>/metrics</c>: needs <c>Auth:MetricsRole</c>. No principal (anonymous refused, bad token): 401; an anonymous
+    /// client below the role: 401 (a token would help); a token or trusted network below it: 403.
+    /// </summary>
+    internal async Task<bool> AuthorizeMetricsAsync(HttpContext context)
+    {
+        if (await AuthenticateAsync(context) is not { } who)
+        {
+            return false;
+        }
+
+        if (who.Role >= _metricsRole)
+        {
+            return true;
+        }
+
+        var anonymous = who.Via == "anonymous";
+        if (anonymous)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        await ErrorAsync(context, anonymous ? ApiErrors.Unauthorized : ApiErrors.Forbidden,
+            $"/metrics needs the {RoleNames.Name(_metricsRole)} role (LocalApi:Auth:MetricsRole)");
+        return false;
+    }
+
+    /// <summary>
+    /// <c>/healthz</c>: everyone gets the overall status (a probe needs no token); the per-component detail only a
+    /// client with <c>Auth:HealthDetailRole</c> by token or trusted network. A bad or malformed token is still 401.
+    /// </summary>
+    internal async Task<bool> AuthorizeHealthAsync(HttpContext context)
+    {
+        if (!OriginAllowed(context))
+        {
+            await ErrorAsync(context, ApiErrors.OriginNotAllowed, $"origin {context.Request.Headers.Origin} is not allowed");
+            return false;
+        }
+
+        var outcome = _auth.Authenticate(context, null, out var who);
+        if (outcome is AuthOutcome.InvalidToken or AuthOutcome.MalformedAuthorization)
+        {
+            _logger.AuthFailed(context.Connection.RemoteIpAddress?.ToString(), context.Request.Path, outcome.ToString());
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await ErrorAsync(context, ApiErrors.Unauthorized, RefusalText(outcome));
+            return false;
+        }
+
+        var details = who is not null && who.Via != "anonymous" && who.Role >= _healthDetailRole;
+        context.Features.Set<IHealthDetailAccessFeature>(details ? HealthDetailAccess.Granted : HealthDetailAccess.Withheld);
+        return true;
+    }
+
+    private sealed class HealthDetailAccess(bool includeDetails) : IHealthDetailAccessFeature
+    {
+        public static readonly HealthDetailAccess Granted = new(true);
+        public static readonly HealthDetailAccess Withheld = new(false);
+
+        public bool IncludeDetails => includeDetails;
+    }
 
     private async Task<ClientPrincipal?> AuthenticateAsync(HttpContext context)
     {
