@@ -65,6 +65,12 @@ internal static partial class LocalApiLog
     [LoggerMessage(4036, LogLevel.Information, "WebSocket {ConnectionId} closed by the WebSocket layer ({Reason}): a text frame with invalid UTF-8 (1007) or a framing error (1002)")]
     public static partial void ClosedByProtocol(this ILogger logger, long connectionId, string reason);
 
+    [LoggerMessage(4037, LogLevel.Information, "WebSocket {ConnectionId} sent a message over {MaxFrameBytes} bytes: closing with 1009 after reading {Bytes} bytes of it")]
+    public static partial void OversizeMessage(this ILogger logger, long connectionId, int maxFrameBytes, long bytes);
+
+    [LoggerMessage(4038, LogLevel.Information, "WebSocket {ConnectionId} kept sending its oversize message: dropped after the 1009 close frame, {Bytes} bytes of it read in all")]
+    public static partial void OversizeMessageAbandoned(this ILogger logger, long connectionId, long bytes);
+
     [LoggerMessage(4032, LogLevel.Debug, "WebSocket {ConnectionId} send failed: {Reason}")]
     public static partial void SendFailed(this ILogger logger, long connectionId, string reason);
 
