@@ -181,6 +181,18 @@ public static class UpstreamUrl
         return text.Length;
     }
 
+    /// <summary>Whether the URL carries a password or a relay token (so it should not be on a command line); a user name alone is no secret.</summary>
+    public static bool HasSecret(string url)
+    {
+        if (!TrySplitCredentials(url, out _, out var user, out var password))
+        {
+            return true;
+        }
+
+        var relay = url.StartsWith("ws://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("wss://", StringComparison.OrdinalIgnoreCase);
+        return password is { Length: > 0 } || (relay && user is not null);
+    }
+
     /// <summary>
     /// Splits <c>scheme://userinfo@rest</c> into the URL without user-info and the percent-decoded user and password.
     /// The user-info runs to the last <c>@</c>; when it holds a raw <c>/ ? # @</c> the URL is ambiguous (a parser would

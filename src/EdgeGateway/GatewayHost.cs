@@ -117,6 +117,10 @@ public static partial class GatewayHost
         }
 
         Log.Started(logger, string.Join(", ", app.Urls), commandLine.Simulate);
+        foreach (var where in SecretSources.OnCommandLine(commandLine))
+        {
+            Log.SecretOnCommandLine(logger, where);
+        }
         await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
         return ExitCodes.Ok;
     }
@@ -179,6 +183,12 @@ public static partial class GatewayHost
 
         [LoggerMessage(101, LogLevel.Critical, "EdgeGateway could not start: {Reason}")]
         public static partial void StartFailed(ILogger logger, string reason);
+
+        // Names where, never the value.
+        [LoggerMessage(102, LogLevel.Warning, "A secret was given on the command line ({Where}); every local user can read it in /proc/<pid>/cmdline and ps. "
+            + "Use a file instead: Upstream:Mqtt:PasswordFile, Upstream:Relay:TokenFile, systemd credentials in $CREDENTIALS_DIRECTORY "
+            + "(upstream-password, upstream-token, local-api-tokens), or EDGEGW_UPSTREAM_* environment variables")]
+        public static partial void SecretOnCommandLine(ILogger logger, string where);
     }
 }
 
