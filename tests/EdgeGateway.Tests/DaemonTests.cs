@@ -244,6 +244,18 @@ public sealed class DaemonAccessTests : IDisposable
         Assert.Contains(anonymous.GetProperty("status").GetString(), new[] { "healthy", "degraded", "unhealthy" });
         Assert.Equal(401, Probe(http, "/healthz", "wrong-token"));
 
+        // A rebound name is refused before any of this, on every path of the real daemon.
+        foreach (var path in new[] { "/healthz", "/metrics", "/api/drone/status", "/ws" })
+        {
+            using var rebound = new HttpRequestMessage(HttpMethod.Get, path);
+            rebound.Headers.Host = $"evil.example:{port}";
+            rebound.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            using var refused = await http.SendAsync(rebound).WithTimeout();
+            Assert.Equal(400, (int)refused.StatusCode);
+            var error = await refused.Content.ReadFromJsonAsync<JsonElement>().WithTimeout();
+            Assert.Equal("host_not_allowed", error.GetProperty("code").GetString());
+        }
+
         // An observer token: the detail and the metrics.
         Assert.Equal(200, Probe(http, "/metrics", token));
         var (_, detailed) = await GetJsonAsync(http, "/healthz", token);
