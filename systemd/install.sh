@@ -19,7 +19,7 @@ if [ ! -f /etc/edge-gateway/appsettings.json ]; then
 else
   echo "install.sh: keeping the existing /etc/edge-gateway/appsettings.json (new defaults in $here/appsettings.json)"
 fi
-install -d -m 0750 -o edge-gateway -g edge-gateway /var/lib/edge-gateway
+install -d -m 0700 -o edge-gateway -g edge-gateway /var/lib/edge-gateway
 install -m 0644 "$here/edge-gateway.service" /etc/systemd/system/edge-gateway.service
 systemctl daemon-reload
 systemctl enable --now edge-gateway.service

@@ -79,7 +79,7 @@ internal sealed class RecordStore : IDisposable
     public static RecordStore Open(string path, TimeSpan integrityCheckTimeout, TimeProvider time, out StoreOpenReport report, long floorSequence = 0)
     {
         var started = time.GetTimestamp();
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        PrivateFiles.EnsureDirectory(System.IO.Path.GetDirectoryName(path)!);
         var store = new RecordStore(path);
         string? movedTo = null;
         string? reason = null;
@@ -108,6 +108,7 @@ internal sealed class RecordStore : IDisposable
     private bool OpenCore(TimeSpan integrityCheckTimeout, long floorSequence)
     {
         var isNew = !File.Exists(_path) || new FileInfo(_path).Length == 0;
+        PrivateFiles.EnsureDatabaseFiles(_path);
         _conn = new SqliteConnection(ConnectionString(_path, readOnly: false));
         _conn.Open();
         if (isNew)
@@ -122,6 +123,7 @@ internal sealed class RecordStore : IDisposable
             throw new StoreCorruptException($"journal_mode WAL refused (got {mode})");
         }
 
+        PrivateFiles.EnsureDatabaseFiles(_path); // the -wal and -shm that WAL mode just created
         var checkCompleted = isNew || QuickCheck(integrityCheckTimeout);
         Exec("""
             PRAGMA synchronous=NORMAL;

@@ -73,6 +73,8 @@ public sealed class DroneHealthReporter(TelloFleet fleet) : IHealthReporter
                 ["flying"] = status.IsFlying,
                 ["battery_percent"] = status.Battery,
                 ["last_state_at"] = status.LastStateAt,
+                // Replies from the drone's IP but not its command port: spoofing or a stray program, never matched.
+                ["ignored_wrong_port_replies"] = (drone as TelloLink)?.WrongPortReplies ?? 0,
             });
         }
     }

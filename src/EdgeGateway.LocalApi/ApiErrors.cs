@@ -15,6 +15,7 @@ public static class ApiErrors
     public const string Unauthorized = "unauthorized";
     public const string Forbidden = "forbidden";
     public const string OriginNotAllowed = "origin_not_allowed";
+    public const string HostNotAllowed = "host_not_allowed";
     public const string ControlDenied = "control_denied";
     public const string BatteryTooLow = "battery_too_low";
     public const string UnknownDrone = "unknown_drone";
@@ -33,7 +34,7 @@ public static class ApiErrors
 
     public static int HttpStatus(string code) => code switch
     {
-        InvalidJson or InvalidRequest or InvalidParameter or OutOfRange or UnknownAction => 400,
+        InvalidJson or InvalidRequest or InvalidParameter or OutOfRange or UnknownAction or HostNotAllowed => 400,
         Unauthorized => 401,
         Forbidden or OriginNotAllowed => 403,
         NotFound or UnknownDrone => 404,

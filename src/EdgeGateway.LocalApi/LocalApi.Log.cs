@@ -29,6 +29,9 @@ internal static partial class LocalApiLog
     [LoggerMessage(4007, LogLevel.Information, "Request from {Remote} refused: origin {Origin} is not allowed")]
     public static partial void OriginRefused(this ILogger logger, string? remote, string origin);
 
+    [LoggerMessage(4009, LogLevel.Information, "Request from {Remote} refused: host {Host} is not a name of this gateway (LocalApi:AllowedHosts)")]
+    public static partial void HostRefused(this ILogger logger, string? remote, string host);
+
     [LoggerMessage(4008, LogLevel.Debug, "WebSocket {ConnectionId} closed with {CloseCode}: {Reason}")]
     public static partial void ClosingClient(this ILogger logger, long connectionId, int closeCode, string reason);
 
@@ -61,6 +64,12 @@ internal static partial class LocalApiLog
 
     [LoggerMessage(4036, LogLevel.Information, "WebSocket {ConnectionId} closed by the WebSocket layer ({Reason}): a text frame with invalid UTF-8 (1007) or a framing error (1002)")]
     public static partial void ClosedByProtocol(this ILogger logger, long connectionId, string reason);
+
+    [LoggerMessage(4037, LogLevel.Information, "WebSocket {ConnectionId} sent a message over {MaxFrameBytes} bytes: closing with 1009 after reading {Bytes} bytes of it")]
+    public static partial void OversizeMessage(this ILogger logger, long connectionId, int maxFrameBytes, long bytes);
+
+    [LoggerMessage(4038, LogLevel.Information, "WebSocket {ConnectionId} kept sending its oversize message: dropped after the 1009 close frame, {Bytes} bytes of it read in all")]
+    public static partial void OversizeMessageAbandoned(this ILogger logger, long connectionId, long bytes);
 
     [LoggerMessage(4032, LogLevel.Debug, "WebSocket {ConnectionId} send failed: {Reason}")]
     public static partial void SendFailed(this ILogger logger, long connectionId, string reason);

@@ -10,6 +10,12 @@ public sealed class LocalApiOptions : IValidatedOptions
 {
     public const string SectionName = "LocalApi";
 
+    /// <summary>
+    /// Extra names the gateway answers to in <c>Host</c> (and browser <c>Origin</c>), besides <c>localhost</c>, the machine's
+    /// host name, <c>&lt;hostname&gt;.local</c> and its own IP addresses. <c>*</c> turns the check off.
+    /// </summary>
+    public List<string> AllowedHosts { get; set; } = [];
+
     public LocalApiAuthOptions Auth { get; set; } = new();
 
     public LocalApiLimitOptions Limits { get; set; } = new();
@@ -21,6 +27,15 @@ public sealed class LocalApiOptions : IValidatedOptions
     public IEnumerable<string> Validate(string section)
     {
         var errors = new List<string>();
+        for (var i = 0; i < AllowedHosts.Count; i++)
+        {
+            var h = AllowedHosts[i];
+            if (h != "*" && Uri.CheckHostName(h?.Trim().TrimEnd('.')) is UriHostNameType.Unknown or UriHostNameType.Basic)
+            {
+                errors.Add($"{section}:AllowedHosts:{i}: must be * or a host name or IP address without scheme or port (got \"{h}\")");
+            }
+        }
+
         Auth.Validate(section + ":Auth", errors);
         Limits.Validate(section + ":Limits", errors);
         Failsafe.Validate(section + ":Failsafe", errors);
@@ -75,6 +90,15 @@ public sealed class LocalApiAuthOptions
     /// <summary>Role of clients outside trusted networks that present no token: <c>observer</c> or <c>none</c> (refused).</summary>
     public string AnonymousRole { get; set; } = "observer";
 
+    /// <summary>
+    /// Least role that sees the per-component detail of <c>/healthz</c>. Anonymous clients (no token, not from a
+    /// trusted network) never do: they get the overall status only.
+    /// </summary>
+    public string HealthDetailRole { get; set; } = "observer";
+
+    /// <summary>Least role that may read <c>/metrics</c> (anonymous clients count as <see cref="AnonymousRole"/>).</summary>
+    public string MetricsRole { get; set; } = "observer";
+
     internal IReadOnlyList<string> EffectiveTrustedNetworks => TrustedNetworks ?? ["127.0.0.0/8", "::1/128"];
 
     internal void Validate(string section, List<string> errors)
@@ -116,6 +140,16 @@ public sealed class LocalApiAuthOptions
         if (!RoleNames.TryParse(TrustedRole, out _))
         {
             errors.Add($"{section}:TrustedRole: must be observer, pilot or admin (got \"{TrustedRole}\")");
+        }
+
+        if (!RoleNames.TryParse(HealthDetailRole, out _))
+        {
+            errors.Add($"{section}:HealthDetailRole: must be observer, pilot or admin (got \"{HealthDetailRole}\")");
+        }
+
+        if (!RoleNames.TryParse(MetricsRole, out _))
+        {
+            errors.Add($"{section}:MetricsRole: must be observer, pilot or admin (got \"{MetricsRole}\")");
         }
 
         if (!string.Equals(AnonymousRole, "none", StringComparison.OrdinalIgnoreCase)

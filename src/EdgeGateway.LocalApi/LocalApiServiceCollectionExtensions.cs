@@ -4,6 +4,7 @@ using EdgeGateway.LocalApi.Commands;
 using EdgeGateway.LocalApi.Http;
 using EdgeGateway.LocalApi.Hub;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,6 +38,9 @@ public static class LocalApiServiceCollectionExtensions
         services.TryAddSingleton<ILocalHub>(sp => sp.GetRequiredService<LocalHub>());
         services.AddSingleton<IHealthReporter>(sp => sp.GetRequiredService<LocalHub>());
         services.TryAddSingleton<ClientAuthenticator>();
+        services.TryAddSingleton<HostAllowList>();
+        // Host and Origin are checked first for every request on the port, including endpoints other capabilities map.
+        services.AddTransient<IStartupFilter, HostFilterMiddleware.StartupFilter>();
         services.TryAddSingleton(sp => new PilotControl(
             sp.GetRequiredService<Drones.IDroneFleet>(), sp.GetRequiredService<LocalHub>(), sp.GetRequiredService<IOptions<LocalApiOptions>>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<PilotControl>>(),
@@ -102,6 +106,37 @@ public static class LocalApiServiceCollectionExtensions
                     }
 
                     break;
+                }
+            }
+
+            await next(context).ConfigureAwait(false);
+        });
+    }
+
+    /// <summary>
+    /// Puts the local API's roles in front of <c>/healthz</c> and <c>/metrics</c> (mapped by the hosting capability):
+    /// <c>/metrics</c> needs <c>LocalApi:Auth:MetricsRole</c>; <c>/healthz</c> answers everyone its overall status and
+    /// only clients with <c>LocalApi:Auth:HealthDetailRole</c> (by token or trusted network) the per-component detail.
+    /// </summary>
+    public static IApplicationBuilder UseLocalApiHealthAccess(this IApplicationBuilder app, string healthPath = "/healthz", string metricsPath = "/metrics")
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var api = app.ApplicationServices.GetRequiredService<LocalApiEndpoints>();
+        return app.Use(async (context, next) =>
+        {
+            var path = context.Request.Path;
+            if (path.Equals(metricsPath, StringComparison.OrdinalIgnoreCase))
+            {
+                if (!await api.AuthorizeMetricsAsync(context).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+            else if (path.Equals(healthPath, StringComparison.OrdinalIgnoreCase))
+            {
+                if (!await api.AuthorizeHealthAsync(context).ConfigureAwait(false))
+                {
+                    return;
                 }
             }
 

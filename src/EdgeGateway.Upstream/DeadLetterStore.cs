@@ -51,7 +51,7 @@ public sealed class DeadLetterStore : IDisposable
         var directory = System.IO.Path.GetDirectoryName(Path)!;
         try
         {
-            Directory.CreateDirectory(directory);
+            PrivateFiles.EnsureDirectory(directory);
             try
             {
                 _conn = Open();
@@ -80,6 +80,7 @@ public sealed class DeadLetterStore : IDisposable
 
     private SqliteConnection Open()
     {
+        PrivateFiles.EnsureDatabaseFiles(Path);
         var conn = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = Path,
@@ -110,6 +111,7 @@ public sealed class DeadLetterStore : IDisposable
                 CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters(sink, id);
                 CREATE TABLE IF NOT EXISTS dead_letter_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
                 """);
+            PrivateFiles.EnsureDatabaseFiles(Path); // the -wal and -shm that WAL mode just created
             // Counts live in memory from here on (metrics and health read them on every scrape).
             _perSink.Clear();
             using (var cmd = conn.CreateCommand())

@@ -149,6 +149,12 @@ public sealed class MqttSinkOptions
 
     public string? Password { get; set; }
 
+    /// <summary>
+    /// A file holding the password (mode 600; a trailing newline is ignored), read by the daemon at start so the
+    /// password stays off the command line; <c>$CREDENTIALS_DIRECTORY/upstream-password</c> is used when this is unset.
+    /// </summary>
+    public string? PasswordFile { get; set; }
+
     public MqttTlsOptions Tls { get; set; } = new();
 
     /// <summary>Topic per record; <c>{gateway_id}</c>, <c>{stream}</c> and <c>{kind}</c> are replaced.</summary>
@@ -291,6 +297,12 @@ public sealed class RelaySinkOptions
 
     /// <summary>Sent as <c>Authorization: Bearer &lt;Token&gt;</c>. Never logged.</summary>
     public string? Token { get; set; }
+
+    /// <summary>
+    /// A file holding the token (mode 600; a trailing newline is ignored), read by the daemon at start;
+    /// <c>$CREDENTIALS_DIRECTORY/upstream-token</c> is used when this is unset.
+    /// </summary>
+    public string? TokenFile { get; set; }
 
     /// <summary>PEM CA the receiver's certificate must chain to (wss); empty: the system trust store.</summary>
     public string? CaFile { get; set; }

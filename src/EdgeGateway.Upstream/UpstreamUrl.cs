@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace EdgeGateway.Upstream;
 
 /// <summary>
@@ -8,7 +6,7 @@ namespace EdgeGateway.Upstream;
 /// the URL user-info (<c>mqtt://user:pass@host</c>, <c>wss://TOKEN@host/path</c>) or, when absent, from
 /// <see cref="UserNameVariable"/>, <see cref="PasswordVariable"/> and <see cref="TokenVariable"/>.
 /// </summary>
-public static partial class UpstreamUrl
+public static class UpstreamUrl
 {
     public const string UserNameVariable = "EDGEGW_UPSTREAM_USERNAME";
     public const string PasswordVariable = "EDGEGW_UPSTREAM_PASSWORD";
@@ -28,13 +26,21 @@ public static partial class UpstreamUrl
         foreach (var raw in urls)
         {
             var shown = Redact(raw ?? "");
-            if (!Uri.TryCreate(raw, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
+            if (!TrySplitCredentials(raw ?? "", out var bare, out var user, out var password))
+            {
+                // Never the secret, not even the offending character's position.
+                problems.Add($"--upstream {shown}: the user name, password or token contains a raw '/', '?', '#' or '@'; "
+                    + "percent-encode it (%2F, %3F, %23, %40), or give it in a file (Upstream:Mqtt:PasswordFile, "
+                    + "Upstream:Relay:TokenFile, or systemd credentials) instead of on the command line");
+                continue;
+            }
+
+            if (!Uri.TryCreate(bare, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
             {
                 problems.Add($"--upstream {shown}: not an absolute URL with a host (expected mqtt://, mqtts://, ws:// or wss://)");
                 continue;
             }
 
-            var (user, password) = SplitUserInfo(uri.UserInfo);
             switch (uri.Scheme)
             {
                 case "mqtt" or "mqtts":
@@ -93,7 +99,7 @@ public static partial class UpstreamUrl
                     relaySeen = true;
                     var r = $"{section}:Relay:";
                     config[r + "Enabled"] = "true";
-                    config[r + "Url"] = new UriBuilder(uri) { UserName = "", Password = "" }.Uri.ToString();
+                    config[r + "Url"] = uri.ToString();
                     config[r + "Token"] = token;
                     break;
                 default:
@@ -106,15 +112,113 @@ public static partial class UpstreamUrl
         return config;
     }
 
-    /// <summary>The URL with any user-info replaced by <c>***</c>, for logs and error messages.</summary>
-    public static string Redact(string url)
+    /// <summary>
+    /// The URL with everything between <c>scheme://</c> and the last <c>@</c> replaced by <c>***</c>: the one redaction
+    /// used for every log line, error message and health text that may hold a URL. Taking the last <c>@</c> (not the
+    /// first <c>/ ? #</c>) hides a secret even when it holds those characters unencoded; an <c>@</c> in a path
+    /// over-redacts, which is the safe side.
+    /// </summary>
+    public static string Redact(string url) => RedactUrlsIn(url, wholeText: true);
+
+    /// <summary>Free text (an exception message, a failure reason) with the user-info of every URL in it redacted.</summary>
+    public static string RedactUrlsIn(string? text) => RedactUrlsIn(text, wholeText: false);
+
+    private static string RedactUrlsIn(string? text, bool wholeText)
     {
-        if (string.IsNullOrEmpty(url))
+        if (string.IsNullOrEmpty(text))
         {
-            return url ?? "";
+            return text ?? "";
         }
 
-        return UserInfo().Replace(url, "://***@");
+        if (wholeText && !text.Contains("://", StringComparison.Ordinal))
+        {
+            // "user:pass@host" without a scheme.
+            var at = text.LastIndexOf('@');
+            return at < 0 ? text : "***" + text[at..];
+        }
+
+        var result = new System.Text.StringBuilder(text.Length);
+        var position = 0;
+        while (position < text.Length)
+        {
+            var scheme = text.IndexOf("://", position, StringComparison.Ordinal);
+            if (scheme < 0)
+            {
+                break;
+            }
+
+            var start = scheme + 3;
+            var end = wholeText ? text.Length : EndOfUrl(text, start);
+            var at = text.LastIndexOf('@', end - 1, end - start);
+            result.Append(text, position, start - position);
+            if (at >= start)
+            {
+                result.Append("***");
+                result.Append(text, at, end - at);
+            }
+            else
+            {
+                result.Append(text, start, end - start);
+            }
+
+            position = end;
+        }
+
+        result.Append(text, position, text.Length - position);
+        return result.ToString();
+    }
+
+    private static int EndOfUrl(string text, int start)
+    {
+        for (var i = start; i < text.Length; i++)
+        {
+            if (char.IsWhiteSpace(text[i]) || text[i] is '"' or '\'' or '<' or '>')
+            {
+                return i;
+            }
+        }
+
+        return text.Length;
+    }
+
+    /// <summary>Whether the URL carries a password or a relay token (so it should not be on a command line); a user name alone is no secret.</summary>
+    public static bool HasSecret(string url)
+    {
+        if (!TrySplitCredentials(url, out _, out var user, out var password))
+        {
+            return true;
+        }
+
+        var relay = url.StartsWith("ws://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("wss://", StringComparison.OrdinalIgnoreCase);
+        return password is { Length: > 0 } || (relay && user is not null);
+    }
+
+    /// <summary>
+    /// Splits <c>scheme://userinfo@rest</c> into the URL without user-info and the percent-decoded user and password.
+    /// The user-info runs to the last <c>@</c>; when it holds a raw <c>/ ? # @</c> the URL is ambiguous (a parser would
+    /// read part of the secret as host, path or fragment), so it is refused (false).
+    /// </summary>
+    internal static bool TrySplitCredentials(string raw, out string bare, out string? user, out string? password)
+    {
+        bare = raw;
+        user = null;
+        password = null;
+        var scheme = raw.IndexOf("://", StringComparison.Ordinal);
+        var at = raw.LastIndexOf('@');
+        if (scheme < 0 || at < scheme + 3)
+        {
+            return true;
+        }
+
+        var userInfo = raw.AsSpan(scheme + 3, at - scheme - 3);
+        if (userInfo.IndexOfAny("/?#@") >= 0)
+        {
+            return false;
+        }
+
+        bare = string.Concat(raw.AsSpan(0, scheme + 3), raw.AsSpan(at + 1));
+        (user, password) = SplitUserInfo(userInfo.ToString());
+        return true;
     }
 
     private static (string? User, string? Password) SplitUserInfo(string userInfo)
@@ -129,7 +233,4 @@ public static partial class UpstreamUrl
         var password = colon < 0 ? null : Uri.UnescapeDataString(userInfo[(colon + 1)..]);
         return (user.Length == 0 ? null : user, password);
     }
-
-    [GeneratedRegex("://[^/?#]*@")]
-    private static partial Regex UserInfo();
 }

@@ -24,13 +24,15 @@ public static class GatewayConfiguration
     /// Arranges the sources, lowest precedence first: appsettings.json (beside the binary),
     /// appsettings.{Environment}.json, each <c>--config</c> file (later files win), plain environment
     /// variables (<c>Drones__CommandPort</c>), <c>EDGEGW_</c>-prefixed environment variables, the command line
-    /// (<c>--Section:Key=value</c>), and last the daemon's own flags (<c>--drone</c>, <c>--data-dir</c>, …).
+    /// (<c>--Section:Key=value</c>), then the daemon's own flags (<c>--drone</c>, <c>--data-dir</c>, …), and last the
+    /// secrets read from <c>*File</c> keys and <c>$CREDENTIALS_DIRECTORY</c> (<see cref="SecretSources"/>).
     /// </summary>
     /// <returns>
     /// Problems with the daemon's own flags (a bad <c>--upstream</c> URL: exit 2) and with the <c>--config</c>
     /// files (missing, unreadable or not JSON: exit 78); both empty when all is well.
     /// </returns>
-    public static SourceProblems AddSources(ConfigurationManager configuration, GatewayCommandLine commandLine)
+    public static SourceProblems AddSources(ConfigurationManager configuration, GatewayCommandLine commandLine,
+        Func<string, string?>? environment = null)
     {
         var configProblems = new List<string>();
         var extra = new ConfigurationBuilder();
@@ -63,6 +65,15 @@ public static class GatewayConfiguration
         Arrange(configuration.Sources, extra.Sources);
         var keys = FlagsToKeys(commandLine, out var problems);
         configuration.AddInMemoryCollection(keys);
+        // Last: *File keys and $CREDENTIALS_DIRECTORY, read once every other source (flags included) is in place.
+        var secretProblems = new List<string>();
+        var secrets = SecretSources.Resolve(configuration, environment ?? Environment.GetEnvironmentVariable, secretProblems);
+        if (secretProblems.Count > 0)
+        {
+            return new SourceProblems(problems, secretProblems);
+        }
+
+        configuration.AddInMemoryCollection(secrets);
         return new SourceProblems(problems, []);
     }
 

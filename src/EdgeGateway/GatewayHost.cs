@@ -118,6 +118,10 @@ public static partial class GatewayHost
         }
 
         Log.Started(logger, string.Join(", ", app.Urls), commandLine.Simulate);
+        foreach (var where in SecretSources.OnCommandLine(commandLine))
+        {
+            Log.SecretOnCommandLine(logger, where);
+        }
         await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
         return ExitCodes.Ok;
     }
@@ -152,6 +156,8 @@ public static partial class GatewayHost
     {
         // Every /api call obeys the local API's roles, including the read-only ones other capabilities map.
         app.UseLocalApiReadAccess("/api/sensors", "/api/buffer", "/api/telemetry", "/api/upstream");
+        // /metrics needs a role; /healthz shows its per-component detail only to clients with one.
+        app.UseLocalApiHealthAccess();
         app.MapGatewayHostingEndpoints();
         app.MapBufferEndpoints();
         app.MapUpstreamEndpoints();
@@ -179,6 +185,12 @@ public static partial class GatewayHost
 
         [LoggerMessage(101, LogLevel.Critical, "EdgeGateway could not start: {Reason}")]
         public static partial void StartFailed(ILogger logger, string reason);
+
+        // Names where, never the value.
+        [LoggerMessage(102, LogLevel.Warning, "A secret was given on the command line ({Where}); every local user can read it in /proc/<pid>/cmdline and ps. "
+            + "Use a file instead: Upstream:Mqtt:PasswordFile, Upstream:Relay:TokenFile, systemd credentials in $CREDENTIALS_DIRECTORY "
+            + "(upstream-password, upstream-token, local-api-tokens), or EDGEGW_UPSTREAM_* environment variables")]
+        public static partial void SecretOnCommandLine(ILogger logger, string where);
     }
 }
 

@@ -33,6 +33,42 @@ public sealed class HealthEndpointTests(ITestOutputHelper output)
         return (response.StatusCode, body, server);
     }
 
+    private sealed class WithheldDetail : IHealthDetailAccessFeature
+    {
+        public bool IncludeDetails => false;
+    }
+
+    // What the local API's access check does for a client without the detail role.
+    private sealed class WithholdDetailFilter : Microsoft.AspNetCore.Hosting.IStartupFilter
+    {
+        public Action<Microsoft.AspNetCore.Builder.IApplicationBuilder> Configure(Action<Microsoft.AspNetCore.Builder.IApplicationBuilder> next) => app =>
+        {
+            Microsoft.AspNetCore.Builder.UseExtensions.Use(app, (context, nextMiddleware) =>
+            {
+                context.Features.Set<IHealthDetailAccessFeature>(new WithheldDetail());
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
+    }
+
+    [Fact]
+    public async Task Without_detail_access_only_the_overall_status_is_written_with_the_same_code()
+    {
+        var server = await GatewayTestServer.Start(output, services =>
+        {
+            services.AddSingleton<IHealthReporter>(new FixedReporter(new ComponentHealth("drone:tello", HealthState.Unhealthy, "lost",
+                new Dictionary<string, object?> { ["address"] = "192.168.10.1:8889" })));
+            services.AddTransient<Microsoft.AspNetCore.Hosting.IStartupFilter, WithholdDetailFilter>();
+        });
+        await using var _ = server;
+        using var response = await server.Client.GetAsync("/healthz").WithTimeout();
+        var text = await response.Content.ReadAsStringAsync().WithTimeout();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("""{"status":"unhealthy"}""", text);
+    }
+
     [Fact]
     public async Task All_healthy_components_answer_200_healthy_with_snake_case_details()
     {

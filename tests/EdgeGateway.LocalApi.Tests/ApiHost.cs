@@ -69,7 +69,8 @@ internal sealed class ApiHost : IAsyncDisposable
     };
 
     public static async Task<ApiHost> StartAsync(IDroneFleet fleet, ITestOutputHelper? output = null,
-        IDictionary<string, string?>? settings = null, TimeProvider? time = null, LogLevel frameworkLogLevel = LogLevel.Warning)
+        IDictionary<string, string?>? settings = null, TimeProvider? time = null, LogLevel frameworkLogLevel = LogLevel.Warning,
+        Action<WebApplication>? mapBefore = null)
     {
         var logs = new TestLoggerProvider(output);
         var builder = WebApplication.CreateSlimBuilder();
@@ -94,6 +95,7 @@ internal sealed class ApiHost : IAsyncDisposable
 
         builder.Services.AddLocalApi(builder.Configuration.GetSection(LocalApiOptions.SectionName));
         var app = builder.Build();
+        mapBefore?.Invoke(app); // middleware and endpoints of other capabilities, as the composition root maps them
         app.MapLocalApi();
         await app.StartAsync().WithTimeout();
         return new ApiHost(app, fleet, logs);

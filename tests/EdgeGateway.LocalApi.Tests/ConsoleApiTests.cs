@@ -33,6 +33,7 @@ public sealed class ConsoleApiTests(ITestOutputHelper output)
     [Theory]
     [InlineData("not-a-token")]
     [InlineData(null)] // not base64url at all
+    [InlineData("")] // offered, but empty
     public async Task A_wrong_or_malformed_subprotocol_token_is_refused_with_1008_even_from_a_trusted_network(string? token)
     {
         await using var host = await ApiHost.StartAsync(_fleet, output, ApiHost.TokenSettings(trustLoopback: true));

@@ -221,6 +221,82 @@ public sealed class DaemonAccessTests : IDisposable
         Assert.DoesNotContain(token, gateway.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Healthz_shows_detail_and_metrics_answer_only_to_clients_with_the_role()
+    {
+        const string token = "observer-secret-91c2";
+        var hash = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+        var args = GatewayProcess.IsolatedSimulateArgs(_dataDir, out var port, out _);
+        args.AddRange([
+            "--LocalApi:Auth:TrustedNetworks:0=10.254.0.0/16", "--LocalApi:Auth:AnonymousRole=none",
+            "--LocalApi:Auth:Tokens:0:Name=viewer", "--LocalApi:Auth:Tokens:0:Role=observer", $"--LocalApi:Auth:Tokens:0:Hash={hash}"]);
+        await using var gateway = GatewayProcess.Start(args);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+        await TaskTimeouts.Eventually(() => Probe(http, "/healthz", null) is 200 or 503, () => "the daemon answers\n" + gateway.Output,
+            TimeSpan.FromSeconds(45));
+
+        // Anonymous and refused: /metrics is 401, /healthz is the overall status only (same 200/503 code).
+        Assert.Equal(401, Probe(http, "/metrics", null));
+        Assert.Equal(401, Probe(http, "/metrics", "wrong-token"));
+        var (code, anonymous) = await GetJsonAsync(http, "/healthz", null);
+        Assert.True(code is 200 or 503);
+        Assert.Equal(["status"], anonymous.EnumerateObject().Select(p => p.Name));
+        Assert.Contains(anonymous.GetProperty("status").GetString(), new[] { "healthy", "degraded", "unhealthy" });
+        Assert.Equal(401, Probe(http, "/healthz", "wrong-token"));
+
+        // A rebound name is refused before any of this, on every path of the real daemon.
+        foreach (var path in new[] { "/healthz", "/metrics", "/api/drone/status", "/ws" })
+        {
+            using var rebound = new HttpRequestMessage(HttpMethod.Get, path);
+            rebound.Headers.Host = $"evil.example:{port}";
+            rebound.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            using var refused = await http.SendAsync(rebound).WithTimeout();
+            Assert.Equal(400, (int)refused.StatusCode);
+            var error = await refused.Content.ReadFromJsonAsync<JsonElement>().WithTimeout();
+            Assert.Equal("host_not_allowed", error.GetProperty("code").GetString());
+        }
+
+        // An observer token: the detail and the metrics.
+        Assert.Equal(200, Probe(http, "/metrics", token));
+        var (_, detailed) = await GetJsonAsync(http, "/healthz", token);
+        Assert.True(detailed.GetProperty("components").GetArrayLength() > 0);
+    }
+
+    [Fact]
+    public async Task Anonymous_observers_get_the_metrics_but_only_the_overall_health_and_loopback_gets_everything()
+    {
+        var args = GatewayProcess.IsolatedSimulateArgs(_dataDir, out var port, out _);
+        await using var untrusted = GatewayProcess.Start([.. args, "--LocalApi:Auth:TrustedNetworks:0=10.254.0.0/16"]);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+        await TaskTimeouts.Eventually(() => Probe(http, "/healthz", null) is 200 or 503, () => "the daemon answers\n" + untrusted.Output,
+            TimeSpan.FromSeconds(45));
+        Assert.Equal(200, Probe(http, "/metrics", null));
+        var (_, anonymous) = await GetJsonAsync(http, "/healthz", null);
+        Assert.False(anonymous.TryGetProperty("components", out _));
+        untrusted.Signal(GatewayProcess.SigTerm);
+        await untrusted.WaitForExitAsync();
+
+        // The shipped default trusts loopback: a local scraper and probe see everything, as before.
+        await using var local = GatewayProcess.Start(args);
+        await TaskTimeouts.Eventually(() => Probe(http, "/healthz", null) is 200 or 503, () => "the daemon answers\n" + local.Output,
+            TimeSpan.FromSeconds(45));
+        Assert.Equal(200, Probe(http, "/metrics", null));
+        var (_, trusted) = await GetJsonAsync(http, "/healthz", null);
+        Assert.True(trusted.GetProperty("components").GetArrayLength() > 0);
+    }
+
+    private static async Task<(int Status, JsonElement Body)> GetJsonAsync(HttpClient http, string path, string? bearer)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (bearer is not null)
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+        }
+
+        using var response = await http.SendAsync(request).WithTimeout();
+        return ((int)response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>().WithTimeout());
+    }
+
     private static int Probe(HttpClient http, string path, string? bearer)
     {
         try

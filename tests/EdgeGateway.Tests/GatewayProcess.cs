@@ -63,6 +63,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         info.Environment.Remove("WATCHDOG_PID");
         info.Environment.Remove("INVOCATION_ID");
         info.Environment.Remove("JOURNAL_STREAM");
+        info.Environment.Remove("CREDENTIALS_DIRECTORY");
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Diagnostics;
 using EdgeGateway.Upstream.Relay;
 using Microsoft.AspNetCore.Builder;
@@ -103,6 +104,52 @@ public sealed class UpstreamDaemonTests : IDisposable
         Assert.Equal(2, await gateway.WaitForExitAsync());
         Assert.Contains("--upstream", gateway.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("s3cret-pw", gateway.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("mqtt://admin:Sup3r#Secret@host:1883", "Sup3r#Secret")]
+    [InlineData("mqtt://admin:Sup3r/Secret@host:1883", "Sup3r/Secret")]
+    [InlineData("mqtt://admin:Sup3r?Secret@host:1883", "Sup3r?Secret")]
+    [InlineData("mqtt://admin:Sup3r@Secret@host:1883", "Sup3r@Secret")]
+    public async Task A_raw_special_character_in_the_password_exits_2_with_a_clear_error_that_never_shows_it(string url, string secret)
+    {
+        await using var gateway = GatewayProcess.Start(["--upstream", url, "--data-dir", _dir, "--Logging:LogLevel:Default=Trace"]);
+
+        Assert.Equal(2, await gateway.WaitForExitAsync());
+        Assert.Contains("percent-encode", gateway.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, gateway.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Secret", gateway.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_percent_encoded_password_reaches_the_broker_decoded_and_never_a_trace_log()
+    {
+        // A TCP listener stands in for the broker: it only has to see the CONNECT packet.
+        using var broker = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        broker.Start();
+        var port = ((System.Net.IPEndPoint)broker.LocalEndpoint).Port;
+        var args = GatewayProcess.IsolatedSimulateArgs(Path.Combine(_dir, "data"), out _, out _);
+        args.AddRange(["--upstream", $"mqtt://admin:Sup3r%23Sec%2Fr%3Fe%40t@127.0.0.1:{port}", "--Logging:LogLevel:Default=Trace",
+            "--Logging:Console:LogLevel:Default=Trace"]);
+        await using var gateway = GatewayProcess.Start(args);
+
+        using var client = await broker.AcceptTcpClientAsync().WithTimeout(TimeSpan.FromSeconds(45));
+        var connect = new byte[512];
+        var read = 0;
+        var secret = Encoding.UTF8.GetBytes("Sup3r#Sec/r?e@t");
+        while (connect.AsSpan(0, read).IndexOf(secret) < 0 && read < connect.Length)
+        {
+            var n = await client.GetStream().ReadAsync(connect.AsMemory(read)).AsTask().WithTimeout();
+            Assert.True(n > 0, "the gateway closed before sending the password");
+            read += n;
+        }
+
+        Assert.True(connect.AsSpan(0, read).IndexOf(secret) >= 0, "the CONNECT carries the decoded password");
+        client.Close();
+        gateway.Signal(GatewayProcess.SigTerm);
+        await gateway.WaitForExitAsync();
+        Assert.DoesNotContain("Sup3r", gateway.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Sec%2F", gateway.Output, StringComparison.Ordinal);
     }
 
     private static bool CanConnect(int port)

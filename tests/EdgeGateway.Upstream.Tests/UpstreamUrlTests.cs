@@ -47,6 +47,49 @@ public sealed class UpstreamUrlTests
         Assert.Equal("p:ss", c["Upstream:Mqtt:Password"]);
     }
 
+    [Theory]
+    [InlineData("mqtt://admin:Sup3r#Secret@host:1883", "Sup3r#Secret")]
+    [InlineData("mqtt://admin:Sup3r/Secret@host:1883", "Sup3r/Secret")]
+    [InlineData("mqtt://admin:Sup3r?Secret@host:1883", "Sup3r?Secret")]
+    [InlineData("mqtt://admin:Sup3r@Secret@host:1883", "Sup3r@Secret")]
+    [InlineData("wss://tok/en#x@relay.example/ingest", "tok/en#x")]
+    public void A_raw_reserved_character_in_a_secret_is_a_configuration_error_that_does_not_show_it(string url, string secret)
+    {
+        var c = Parse([url], out var errors);
+        var error = Assert.Single(errors);
+        Assert.Contains("percent-encode", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Secret", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(c.Values, v => v is not null && v.Contains("Secret", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("mqtt://admin:Sup3r%23Secret@host:1883", "Sup3r#Secret")]
+    [InlineData("mqtt://admin:Sup3r%2FSecret@host:1883", "Sup3r/Secret")]
+    [InlineData("mqtt://admin:Sup3r%3FSecret@host:1883", "Sup3r?Secret")]
+    [InlineData("mqtt://admin:Sup3r%40Secret@host:1883", "Sup3r@Secret")]
+    public void Percent_encoded_reserved_characters_in_a_password_work(string url, string password)
+    {
+        var c = Parse([url], out var errors);
+        Assert.Empty(errors);
+        Assert.Equal("host", c["Upstream:Mqtt:Host"]);
+        Assert.Equal("1883", c["Upstream:Mqtt:Port"]);
+        Assert.Equal("admin", c["Upstream:Mqtt:UserName"]);
+        Assert.Equal(password, c["Upstream:Mqtt:Password"]);
+    }
+
+    [Theory]
+    [InlineData("mqtt://admin:Sup3r#Secret@host:1883", "mqtt://***@host:1883")]
+    [InlineData("mqtt://admin:a/b?c#d@e@host:1883", "mqtt://***@host:1883")]
+    [InlineData("wss://relay.example/ingest", "wss://relay.example/ingest")]
+    [InlineData("admin:Sup3r#Secret@host", "***@host")]
+    public void Redaction_hides_everything_up_to_the_last_at_sign(string url, string shown)
+        => Assert.Equal(shown, UpstreamUrl.Redact(url));
+
+    [Fact]
+    public void Urls_inside_free_text_are_redacted()
+        => Assert.Equal("connect to wss://***@relay.example/x failed; retry", UpstreamUrl.RedactUrlsIn("connect to wss://t#k@n@relay.example/x failed; retry"));
+
     [Fact]
     public void Ws_url_token_in_user_info_is_moved_out_of_the_url()
     {

@@ -10,6 +10,7 @@ public sealed class DroneLinkCounters
     private long _badStateDatagrams;
     private long _binaryDatagrams;
     private long _unknownSourceDatagrams;
+    private long _wrongPortReplies;
     private long _staleReplies;
     private long _resyncs;
     private long _recordsDropped;
@@ -25,6 +26,9 @@ public sealed class DroneLinkCounters
 
     public long UnknownSourceDatagrams => Interlocked.Read(ref _unknownSourceDatagrams);
 
+    /// <summary>Command-channel datagrams from a drone's IP but not from its command port: ignored, never a reply.</summary>
+    public long WrongPortReplies => Interlocked.Read(ref _wrongPortReplies);
+
     /// <summary>Replies that arrived with no command waiting, or were discarded while desynced.</summary>
     public long StaleReplies => Interlocked.Read(ref _staleReplies);
 
@@ -39,6 +43,7 @@ public sealed class DroneLinkCounters
     internal long IncBadState() => Interlocked.Increment(ref _badStateDatagrams);
     internal long IncBinary() => Interlocked.Increment(ref _binaryDatagrams);
     internal long IncUnknownSource() => Interlocked.Increment(ref _unknownSourceDatagrams);
+    internal long IncWrongPortReply() => Interlocked.Increment(ref _wrongPortReplies);
     internal long IncStale() => Interlocked.Increment(ref _staleReplies);
     internal long IncResync() => Interlocked.Increment(ref _resyncs);
     internal long IncRecordDropped() => Interlocked.Increment(ref _recordsDropped);

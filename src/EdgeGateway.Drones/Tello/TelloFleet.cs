@@ -11,7 +11,7 @@ namespace EdgeGateway.Drones.Tello;
 
 /// <summary>
 /// All configured Tello drones behind ONE command socket and ONE state socket, demultiplexed by
-/// source IP. Owns the sockets, the receive loops, the supervisor (health, reconnect, keepalive)
+/// source IP; command replies must also come from the drone's command port (its configured address). Owns the sockets, the receive loops, the supervisor (health, reconnect, keepalive)
 /// and each drone's command worker.
 /// </summary>
 public sealed class TelloFleet : IDroneFleet, IAsyncDisposable
@@ -35,6 +35,7 @@ public sealed class TelloFleet : IDroneFleet, IAsyncDisposable
     private LoopHeartbeat? _stateReceiveBeat;
     private long _lastUnknownLogTs;
     private long _lastBadLogTs;
+    private long _lastWrongPortLogTs;
     private int _state; // 0 new, 1 started, 2 stopped
 
     public TelloFleet(DroneOptions options, IRecordWriter records, IWallClock wallClock, TimeProvider time,
@@ -323,6 +324,21 @@ public sealed class TelloFleet : IDroneFleet, IAsyncDisposable
             if (ShouldLog(ref _lastBadLogTs))
             {
                 TelloLog.BadDatagram(_logger, channel, link.Id, reason, datagram.Length, total);
+            }
+
+            return;
+        }
+
+        if (source.Port != link.EndPoint.Port)
+        {
+            // The drone answers from the port it was sent to. Anything else from its IP (another program on a
+            // shared host, or a spoofed "error"/"ok" from a neighbour faking the IP) must not resolve a command.
+            var spoofed = Counters.IncWrongPortReply();
+            link.CountWrongPortReply();
+            Metrics.Bad(channel, "wrong_source_port");
+            if (ShouldLog(ref _lastWrongPortLogTs))
+            {
+                TelloLog.WrongSourcePort(_logger, spoofed, link.Id, source.ToString(), link.EndPoint.Port);
             }
 
             return;

@@ -33,6 +33,7 @@ internal sealed class TelloLink : IDroneLink
     private volatile bool _desynced;
     private volatile bool _flying;
     private volatile bool _batteryKeepalive;
+    private long _wrongPortReplies;
     private long _lastSendTs;
     private long _lastReplyTs;
     private long _lastReconnectTs;
@@ -76,6 +77,11 @@ internal sealed class TelloLink : IDroneLink
     public string Id { get; }
 
     public IPEndPoint EndPoint { get; }
+
+    /// <summary>Command-channel datagrams from this drone's IP but another port, ignored (never matched to a command).</summary>
+    public long WrongPortReplies => Interlocked.Read(ref _wrongPortReplies);
+
+    internal void CountWrongPortReply() => Interlocked.Increment(ref _wrongPortReplies);
 
     public DroneLinkHealth Health => (DroneLinkHealth)Volatile.Read(ref _health);
 

@@ -68,6 +68,9 @@ internal static partial class TelloLog
     [LoggerMessage(1030, LogLevel.Warning, "Ignored {Count} datagram(s) on the {Channel} channel from unknown source {Source} (not a configured drone)")]
     public static partial void UnknownSource(ILogger logger, long count, string channel, string source);
 
+    [LoggerMessage(1032, LogLevel.Warning, "Ignored {Count} datagram(s) on the command channel from {Source}: drone {DroneId}'s IP but not its command port {Port} (spoofed, or another program on that host)")]
+    public static partial void WrongSourcePort(ILogger logger, long count, string droneId, string source, int port);
+
     [LoggerMessage(1031, LogLevel.Warning, "Ignored bad {Channel} datagram from drone {DroneId}: {Reason} ({Bytes} bytes; {Count} so far)")]
     public static partial void BadDatagram(ILogger logger, string channel, string droneId, string reason, int bytes, long count);
 

@@ -8,7 +8,9 @@ namespace EdgeGateway.Hosting.Health;
 
 /// <summary>
 /// /healthz: <c>{"status":"healthy|degraded|unhealthy","components":[{"component","state","summary","details"}]}</c>,
-/// HTTP 200 unless unhealthy (503). Detail keys are written in snake_case.
+/// HTTP 200 unless unhealthy (503). Detail keys are written in snake_case. When the request carries an
+/// <see cref="IHealthDetailAccessFeature"/> that withholds detail, only <c>{"status":...}</c> is written (same code).
+/// Without that feature (no access layer in front, as in this project's own tests) the detail is written.
 /// </summary>
 internal static class HealthEndpoint
 {
@@ -21,7 +23,16 @@ internal static class HealthEndpoint
         using var buffer = new MemoryStream();
         await using (var json = new Utf8JsonWriter(buffer))
         {
-            Write(json, snapshot);
+            if (context.Features.Get<IHealthDetailAccessFeature>() is { IncludeDetails: false })
+            {
+                json.WriteStartObject();
+                json.WriteString("status", HealthStatusLineProvider.StateName(snapshot.Status));
+                json.WriteEndObject();
+            }
+            else
+            {
+                Write(json, snapshot);
+            }
         }
 
         context.Response.ContentLength = buffer.Length;

@@ -13,6 +13,8 @@ public enum AuthOutcome
     InvalidToken,
     /// <summary>No token, not from a trusted network, and anonymous clients are refused.</summary>
     TokenRequired,
+    /// <summary>An <c>Authorization</c> header that is not exactly <c>Bearer &lt;token&gt;</c> (another scheme, a tab, no token, two headers).</summary>
+    MalformedAuthorization,
 }
 
 /// <summary>Turns a request (Bearer header or <c>?token=</c>) and its source address into a principal.</summary>
@@ -58,7 +60,14 @@ internal sealed class ClientAuthenticator
     public AuthOutcome Authenticate(HttpContext context, string? connectionIdentity, out ClientPrincipal? principal)
     {
         principal = null;
-        var token = BearerToken(context)
+        if (!TryReadBearer(context, out var bearer))
+        {
+            // Even from a trusted network: a client that meant to authenticate and got it wrong is told so,
+            // rather than silently getting the network's role.
+            return AuthOutcome.MalformedAuthorization;
+        }
+
+        var token = bearer
             ?? (connectionIdentity is not null ? SubprotocolToken(context) ?? context.Request.Query["token"].ToString() : null);
         var remote = context.Connection.RemoteIpAddress;
         if (remote is { IsIPv4MappedToIPv6: true })
@@ -120,6 +129,9 @@ internal sealed class ClientAuthenticator
     /// </summary>
     public const string TokenSubprotocolPrefix = "edge-gateway.bearer.";
 
+    /// <summary>Stands for an offered token that cannot be right: it hashes to nothing configured.</summary>
+    private const string InvalidToken = "\0invalid";
+
     private static string? SubprotocolToken(HttpContext context)
     {
         foreach (var offered in context.WebSockets.WebSocketRequestedProtocols)
@@ -129,24 +141,53 @@ internal sealed class ClientAuthenticator
                 continue;
             }
 
+            // A token was offered: if it is empty or not base64url, it matches nothing (never "no token").
             var encoded = offered[TokenSubprotocolPrefix.Length..];
             try
             {
-                return System.Text.Encoding.UTF8.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(encoded));
+                var token = System.Text.Encoding.UTF8.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(encoded));
+                return token.Length > 0 ? token : InvalidToken;
             }
             catch (FormatException)
             {
-                // Not base64url: a token was offered and it matches nothing.
-                return "\0invalid";
+                return InvalidToken;
             }
         }
 
         return null;
     }
 
-    private static string? BearerToken(HttpContext context)
+
+    /// <summary>
+    /// No header: true with a null token. Exactly one header of the form <c>Bearer</c> (any case), one space, and a
+    /// token of visible ASCII characters: true with the token. Anything else (<c>Bearer&lt;TAB&gt;x</c>, <c>Token x</c>,
+    /// <c>Bearer</c> alone, two spaces, two headers, an empty header): false.
+    /// </summary>
+    internal static bool TryReadBearer(HttpContext context, out string? token)
     {
-        var header = context.Request.Headers.Authorization.ToString();
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
+        token = null;
+        var values = context.Request.Headers.Authorization;
+        if (values.Count == 0)
+        {
+            return true;
+        }
+
+        const string Scheme = "Bearer ";
+        var header = values.Count == 1 ? values[0] : null;
+        if (header is null || header.Length <= Scheme.Length || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        foreach (var c in header.AsSpan(Scheme.Length))
+        {
+            if (c is <= ' ' or > '~')
+            {
+                return false;
+            }
+        }
+
+        token = header[Scheme.Length..];
+        return true;
     }
 }

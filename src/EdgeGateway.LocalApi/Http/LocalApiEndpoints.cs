@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using System.Text.Json;
 using EdgeGateway.Drones;
+using EdgeGateway.Health;
 using EdgeGateway.LocalApi.Auth;
 using EdgeGateway.LocalApi.Commands;
 using EdgeGateway.LocalApi.Hub;
@@ -19,29 +20,35 @@ internal sealed class LocalApiEndpoints
 {
     private readonly IDroneFleet _fleet;
     private readonly ClientAuthenticator _auth;
+    private readonly HostAllowList _hosts;
     private readonly CommandService _commands;
     private readonly PilotControl _control;
     private readonly LocalHub _hub;
     private readonly LocalApiLimitOptions _limits;
     private readonly LocalApiFailsafeOptions _failsafe;
     private readonly LocalApiCommandOptions _commandOptions;
+    private readonly ClientRole _healthDetailRole;
+    private readonly ClientRole _metricsRole;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggers;
     private long _nextConnectionId;
     private int _openSockets;
 
-    public LocalApiEndpoints(IDroneFleet fleet, ClientAuthenticator auth, CommandService commands, PilotControl control, LocalHub hub,
+    public LocalApiEndpoints(IDroneFleet fleet, ClientAuthenticator auth, HostAllowList hosts, CommandService commands, PilotControl control, LocalHub hub,
         IOptions<LocalApiOptions> options, TimeProvider time, ILoggerFactory loggers)
     {
         _fleet = fleet;
         _auth = auth;
+        _hosts = hosts;
         _commands = commands;
         _control = control;
         _hub = hub;
         _limits = options.Value.Limits;
         _failsafe = options.Value.Failsafe;
         _commandOptions = options.Value.Commands;
+        _healthDetailRole = RoleNames.TryParse(options.Value.Auth.HealthDetailRole, out var hr) ? hr.Value : ClientRole.Observer;
+        _metricsRole = RoleNames.TryParse(options.Value.Auth.MetricsRole, out var mr) ? mr.Value : ClientRole.Observer;
         _time = time;
         _loggers = loggers;
         _logger = loggers.CreateLogger("EdgeGateway.LocalApi.Http");
@@ -285,8 +292,7 @@ internal sealed class LocalApiEndpoints
             {
                 _logger.AuthFailed(remote, "/ws", outcome.ToString());
                 _hub.Metrics.Disconnects.Add(1, new KeyValuePair<string, object?>("reason", "unauthorized"));
-                await RefuseAsync(socket, JsonOut.Error(ApiErrors.Unauthorized, outcome == AuthOutcome.InvalidToken
-                    ? "the token is not valid" : "a token is required (Authorization: Bearer or ?token=)"), 1008, "authentication failed");
+                await RefuseAsync(socket, JsonOut.Error(ApiErrors.Unauthorized, RefusalText(outcome)), 1008, "authentication failed");
                 return;
             }
 
@@ -422,6 +428,67 @@ internal sealed class LocalApiEndpoints
     /// </summary>
     internal async Task<bool> AuthorizeReadAsync(HttpContext context) => await AuthenticateAsync(context) is not null;
 
+    /// <summary>
+    /// <c>/metrics</c>: needs <c>Auth:MetricsRole</c>. No principal (anonymous refused, bad token): 401; an anonymous
+    /// client below the role: 401 (a token would help); a token or trusted network below it: 403.
+    /// </summary>
+    internal async Task<bool> AuthorizeMetricsAsync(HttpContext context)
+    {
+        if (await AuthenticateAsync(context) is not { } who)
+        {
+            return false;
+        }
+
+        if (who.Role >= _metricsRole)
+        {
+            return true;
+        }
+
+        var anonymous = who.Via == "anonymous";
+        if (anonymous)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        await ErrorAsync(context, anonymous ? ApiErrors.Unauthorized : ApiErrors.Forbidden,
+            $"/metrics needs the {RoleNames.Name(_metricsRole)} role (LocalApi:Auth:MetricsRole)");
+        return false;
+    }
+
+    /// <summary>
+    /// <c>/healthz</c>: everyone gets the overall status (a probe needs no token); the per-component detail only a
+    /// client with <c>Auth:HealthDetailRole</c> by token or trusted network. A bad or malformed token is still 401.
+    /// </summary>
+    internal async Task<bool> AuthorizeHealthAsync(HttpContext context)
+    {
+        if (!OriginAllowed(context))
+        {
+            await ErrorAsync(context, ApiErrors.OriginNotAllowed, $"origin {context.Request.Headers.Origin} is not allowed");
+            return false;
+        }
+
+        var outcome = _auth.Authenticate(context, null, out var who);
+        if (outcome is AuthOutcome.InvalidToken or AuthOutcome.MalformedAuthorization)
+        {
+            _logger.AuthFailed(context.Connection.RemoteIpAddress?.ToString(), context.Request.Path, outcome.ToString());
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await ErrorAsync(context, ApiErrors.Unauthorized, RefusalText(outcome));
+            return false;
+        }
+
+        var details = who is not null && who.Via != "anonymous" && who.Role >= _healthDetailRole;
+        context.Features.Set<IHealthDetailAccessFeature>(details ? HealthDetailAccess.Granted : HealthDetailAccess.Withheld);
+        return true;
+    }
+
+    private sealed class HealthDetailAccess(bool includeDetails) : IHealthDetailAccessFeature
+    {
+        public static readonly HealthDetailAccess Granted = new(true);
+        public static readonly HealthDetailAccess Withheld = new(false);
+
+        public bool IncludeDetails => includeDetails;
+    }
+
     private async Task<ClientPrincipal?> AuthenticateAsync(HttpContext context)
     {
         if (!OriginAllowed(context))
@@ -436,29 +503,25 @@ internal sealed class LocalApiEndpoints
         {
             _logger.AuthFailed(context.Connection.RemoteIpAddress?.ToString(), context.Request.Path, outcome.ToString());
             context.Response.Headers.WWWAuthenticate = "Bearer";
-            await ErrorAsync(context, ApiErrors.Unauthorized, outcome == AuthOutcome.InvalidToken
-                ? "the token is not valid" : "a token is required (Authorization: Bearer <token>)");
+            await ErrorAsync(context, ApiErrors.Unauthorized, RefusalText(outcome));
         }
 
         return who;
     }
 
-    /// <summary>No Origin (not a browser), same origin, or listed. Browsers on other sites are refused.</summary>
-    private bool OriginAllowed(HttpContext context)
+    private static string RefusalText(AuthOutcome outcome) => outcome switch
     {
-        var origin = context.Request.Headers.Origin.ToString();
-        if (origin.Length == 0 || _limits.AllowedOrigins.Contains("*"))
-        {
-            return true;
-        }
+        AuthOutcome.InvalidToken => "the token is not valid",
+        AuthOutcome.MalformedAuthorization => "the Authorization header must be exactly \"Bearer <token>\" (one space, no other scheme)",
+        _ => "a token is required (Authorization: Bearer <token>, or ?token= on /ws)",
+    };
 
-        if (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && string.Equals(uri.Authority, context.Request.Host.Value, StringComparison.OrdinalIgnoreCase))
-        {
-            return true;
-        }
-
-        return _limits.AllowedOrigins.Any(o => string.Equals(o, origin, StringComparison.OrdinalIgnoreCase));
-    }
+    /// <summary>
+    /// The same Host and Origin rules as <see cref="HostFilterMiddleware"/> (which normally refused the request
+    /// already), here too so an endpoint mapped without the filter stays safe.
+    /// </summary>
+    private bool OriginAllowed(HttpContext context)
+        => _hosts.IsAllowedHost(context.Request.Host) && _hosts.IsAllowedOrigin(context.Request.Headers.Origin.ToString());
 
     private async Task GuardAsync(HttpContext context, string route, string? method, Func<Task> handler)
     {
@@ -494,7 +557,7 @@ internal sealed class LocalApiEndpoints
         }
     }
 
-    private static Task ErrorAsync(HttpContext context, string code, string message)
+    internal static Task ErrorAsync(HttpContext context, string code, string message)
         => WriteJsonAsync(context, ApiErrors.HttpStatus(code), w =>
         {
             w.WriteStartObject();

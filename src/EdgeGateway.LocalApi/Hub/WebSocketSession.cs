@@ -41,29 +41,34 @@ internal sealed class WebSocketSession
         _lastRefill = time.GetTimestamp();
     }
 
+    /// <summary>
+    /// After a 1009, how much more of the oversize message is read (and thrown away) hoping it ends, so the close
+    /// handshake and a pilot's emergency can still follow; a peer that keeps sending is dropped after the close frame.
+    /// Together with the first <c>MaxFrameBytes + 1</c> bytes, at most <c>MaxFrameBytes + DrainAllowance</c> are read.
+    /// </summary>
+    internal const int DrainAllowance = 64 * 1024;
+
     public async Task ReceiveLoopAsync(CancellationToken aborted)
     {
         var socket = _client.Socket;
         var buffer = new byte[Math.Min(1024, _limits.MaxFrameBytes + 1)];
         var length = 0;
-        var oversize = false;
+        // >= 0 while the rest of an oversize message is being discarded: how much of it was read after the 1009.
+        long drained = -1;
+        long oversizeRead = 0;
         while (socket.State is WebSocketState.Open or WebSocketState.CloseSent)
         {
-            if (length == buffer.Length)
+            if (drained < 0 && length == buffer.Length)
             {
-                if (buffer.Length > _limits.MaxFrameBytes)
-                {
-                    // Over the limit: keep reading (to find the end) into the same space, but never grow.
-                    oversize = true;
-                    length = 0;
-                }
-                else
-                {
-                    Array.Resize(ref buffer, Math.Min(buffer.Length * 2, _limits.MaxFrameBytes + 1));
-                }
+                // Never more than MaxFrameBytes + 1: one byte over is enough to know, and ReceiveAsync hands over payload
+                // as it arrives, so a frame that declares a huge length is refused before its payload is read.
+                Array.Resize(ref buffer, Math.Min(buffer.Length * 2, _limits.MaxFrameBytes + 1));
             }
 
-            var result = await socket.ReceiveAsync(buffer.AsMemory(length), aborted).ConfigureAwait(false);
+            var window = drained < 0
+                ? buffer.AsMemory(length)
+                : buffer.AsMemory(0, (int)Math.Min(buffer.Length, DrainAllowance - 1 - drained));
+            var result = await socket.ReceiveAsync(window, aborted).ConfigureAwait(false);
             if (result.MessageType == WebSocketMessageType.Close)
             {
                 _client.RequestClose(1000, "bye", "client_closed");
@@ -71,11 +76,38 @@ internal sealed class WebSocketSession
             }
 
             _client.MarkReceived();
+            if (drained >= 0)
+            {
+                drained += result.Count;
+                if (result.EndOfMessage)
+                {
+                    // It ended within the allowance: go on reading frames while closing (the peer's close, an emergency).
+                    drained = -1;
+                    continue;
+                }
+
+                if (drained >= DrainAllowance - 1)
+                {
+                    // Still sending: stop reading. The session ends, the close frame goes out, the connection is dropped.
+                    _logger.OversizeMessageAbandoned(_client.Id, oversizeRead + drained);
+                    _client.SetReasonIfUnset("message_too_big");
+                    return;
+                }
+
+                continue;
+            }
+
             length += result.Count;
             if (length > _limits.MaxFrameBytes)
             {
-                oversize = true;
+                // The running total of this message (all its fragments so far) is over the limit: 1009 now, not at its end.
+                oversizeRead = length;
                 length = 0;
+                _hub.Metrics.MessagesIn.Add(1);
+                _logger.OversizeMessage(_client.Id, _limits.MaxFrameBytes, oversizeRead);
+                _client.RequestClose(1009, $"message larger than {_limits.MaxFrameBytes} bytes", "message_too_big");
+                drained = result.EndOfMessage ? -1 : 0;
+                continue;
             }
 
             if (!result.EndOfMessage)
@@ -85,14 +117,6 @@ internal sealed class WebSocketSession
 
             var messageLength = length;
             length = 0;
-            if (oversize)
-            {
-                oversize = false;
-                _hub.Metrics.MessagesIn.Add(1);
-                _client.RequestClose(1009, $"message larger than {_limits.MaxFrameBytes} bytes", "message_too_big");
-                continue;
-            }
-
             var frame = buffer.AsSpan(0, messageLength);
             var text = result.MessageType == WebSocketMessageType.Text;
             if (_client.CloseRequested)

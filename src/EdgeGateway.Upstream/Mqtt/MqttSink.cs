@@ -88,7 +88,7 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
         _client.StateChanged += OnStateChanged;
         // A failed attempt (refused login, certificate not trusted, no route) changes no client state, so take its
         // reason from the supervisor: health must say why we are not connected, not "not connected yet".
-        _connection.RetryScheduled += r => Volatile.Write(ref _lastError, r.Why);
+        _connection.RetryScheduled += r => Volatile.Write(ref _lastError, UpstreamUrl.RedactUrlsIn(r.Why));
         metrics.Register(this);
     }
 
@@ -410,7 +410,7 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
         }
 
         var why = change.Disconnect?.ToString() ?? "disconnected";
-        Volatile.Write(ref _lastError, why);
+        Volatile.Write(ref _lastError, UpstreamUrl.RedactUrlsIn(why));
         if (Volatile.Read(ref _stopped) != 0)
         {
             return;

@@ -128,6 +128,8 @@ public sealed class RelaySink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposa
             {
                 Attempts++;
                 var (socket, failure, retryClass) = await ConnectAsync(ct).ConfigureAwait(false);
+                // Exception texts may quote the URL; they reach the log, /healthz and /api/upstream.
+                failure = UpstreamUrl.RedactUrlsIn(failure);
                 if (socket is not null)
                 {
                     var c = new Connection(socket);
@@ -142,6 +144,7 @@ public sealed class RelaySink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposa
                     Volatile.Write(ref _current, c);
                     UpstreamLog.RelayConnected(_logger, Name, _shownUrl);
                     (failure, retryClass) = await RunConnectionAsync(c, ct).ConfigureAwait(false);
+                    failure = UpstreamUrl.RedactUrlsIn(failure);
                     Volatile.Write(ref _current, null);
                     var unacked = c.UnackedCount;
                     c.Dispose();
