@@ -36,6 +36,17 @@ internal sealed class ConsoleGateway : IAsyncDisposable
 
     public GatewayProcess Process { get; private set; } = null!;
 
+    /// <summary>Changes one command-line argument for the next <see cref="StartProcessAsync"/> (e.g. a rotated token).</summary>
+    public void ReplaceArgument(string old, string replacement)
+    {
+        var i = _args.IndexOf(old);
+        Assert.True(i >= 0, $"argument {old} not found");
+        _args[i] = replacement;
+    }
+
+    public void UseToken(string token)
+        => Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+
     public static Task<ConsoleGateway> StartAsync(BrowserFixture browser, params string[] extraArgs) => StartWithTokenAsync(browser, null, extraArgs);
 
     /// <param name="token">The token the test's own HTTP client sends (for a gateway that refuses anonymous clients).</param>
@@ -64,8 +75,10 @@ internal sealed class ConsoleGateway : IAsyncDisposable
     public async Task StopProcessAsync()
     {
         Process.Signal(GatewayProcess.SigTerm);
-        Assert.Equal(0, await Process.WaitForExitAsync());
+        var exit = await Process.WaitForExitAsync();
         await Process.DisposeAsync();
+        Process = null!;
+        Assert.Equal(0, exit);
     }
 
     public JsonElement? TryStatus()

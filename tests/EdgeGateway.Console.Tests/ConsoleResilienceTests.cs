@@ -28,7 +28,7 @@ public sealed class ConsoleResilienceTests(BrowserFixture browser)
             ws.ConnectToServer();
         }));
         await page.ShowAsync("charts");
-        await page.Page.WaitForTimeoutAsync(2000);
+        await page.Page.WaitForFunctionAsync("() => window.edgeConsole.stateTimes('tello-1').length > 10", null, new() { Timeout = 30_000 });
         await page.Page.EvaluateAsync("() => { window.__loadedOnce = true; }");
 
         Volatile.Write(ref held, 1);
@@ -149,5 +149,22 @@ public sealed class ConsoleResilienceTests(BrowserFixture browser)
         Assert.Equal(secret, await page.Page.EvaluateAsync<string>("() => sessionStorage.getItem('edge-gateway.token')"));
         Assert.Null(await page.Page.EvaluateAsync<string?>("() => localStorage.getItem('edge-gateway.token')"));
         Assert.DoesNotContain(secret, gateway.Process.Output, StringComparison.Ordinal);
+
+        // The token is rotated on the gateway while the page is live: its WebSocket is refused on reconnect, the page
+        // says so and stops trying (one refused attempt, no storm).
+        const string rotated = "rotated-secret-8";
+        var rotatedHash = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(rotated)));
+        gateway.ReplaceArgument($"--LocalApi:Auth:Tokens:0:Hash={hash}", $"--LocalApi:Auth:Tokens:0:Hash={rotatedHash}");
+        gateway.UseToken(rotated);
+        await gateway.StopProcessAsync();
+        var socketsBefore = Volatile.Read(ref sockets);
+        await gateway.StartProcessAsync();
+        await Assertions.Expect(page.Page.Locator("#auth-message")).ToContainTextAsync("refused", new() { Timeout = 60_000 });
+        await page.Page.WaitForTimeoutAsync(1000); // the browser reports a socket's creation a little after the fact
+        var refusedAt = Volatile.Read(ref sockets);
+        await page.Page.WaitForTimeoutAsync(8000);
+        Assert.Equal(refusedAt, Volatile.Read(ref sockets));
+        Assert.True(refusedAt - socketsBefore <= 3, $"{refusedAt - socketsBefore} WebSocket attempts around the refusal");
+        await Assertions.Expect(page.Page.Locator("#reconnect-banner")).ToBeHiddenAsync();
     }
 }

@@ -118,6 +118,8 @@ function setWho() {
 
 function showAuthProblem(message) {
   authBlocked = true;
+  live.stop(); // no retries until a new token is entered
+  clearInterval(countdown);
   const box = $('auth-message');
   box.hidden = false;
   box.textContent = api.token
