@@ -11,6 +11,7 @@ internal enum RelayFrameKind
     Ignored,
     /// <summary>Valid JSON, but not an object.</summary>
     NotJsonObject,
+    /// <summary>Not JSON, or a name or type with an escape that is not text (a lone surrogate).</summary>
     InvalidJson,
     /// <summary>An ack whose <c>seq</c> is missing or not an integer.</summary>
     AckWithoutSeq,
@@ -26,7 +27,7 @@ internal static class RelayFrameParser
     {
         sequence = 0;
         error = null;
-        string? type = null;
+        var isAck = false;
         long? seq = null;
         try
         {
@@ -37,15 +38,18 @@ internal static class RelayFrameParser
                 return RelayFrameKind.NotJsonObject;
             }
 
+            // Names and the type are compared as UTF-8, never transcoded, so invalid UTF-8 (a binary frame, a buggy
+            // receiver) makes a name or type that matches nothing rather than an exception.
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var name = reader.GetString();
+                var isType = reader.ValueTextEquals("type"u8);
+                var isSeq = !isType && reader.ValueTextEquals("seq"u8);
                 reader.Read();
-                if (name == "type" && reader.TokenType == JsonTokenType.String)
+                if (isType && reader.TokenType == JsonTokenType.String)
                 {
-                    type = reader.GetString();
+                    isAck = reader.ValueTextEquals("ack"u8);
                 }
-                else if (name == "seq" && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var s))
+                else if (isSeq && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var s))
                 {
                     seq = s;
                 }
@@ -60,8 +64,14 @@ internal static class RelayFrameParser
             error = "invalid JSON: " + e.Message;
             return RelayFrameKind.InvalidJson;
         }
+        catch (InvalidOperationException e)
+        {
+            // A lone surrogate escape ("\ud800") in a name or the type: System.Text.Json refuses to unescape it.
+            error = "invalid JSON text: " + e.Message;
+            return RelayFrameKind.InvalidJson;
+        }
 
-        if (type != "ack")
+        if (!isAck)
         {
             return RelayFrameKind.Ignored;
         }
