@@ -24,6 +24,15 @@ public sealed class LocalApiMessageTarget : IFuzzTarget
             return;
         }
 
+        // The session echoes these into its reply: writing them must not fail either.
+        using (var echo = new Utf8JsonWriter(Stream.Null))
+        {
+            echo.WriteStartArray();
+            message.RequestId?.WriteTo(echo);
+            message.Timestamp?.WriteTo(echo);
+            echo.WriteEndArray();
+        }
+
         if (message.MaxHz is { } hz && hz.ValueKind == JsonValueKind.Number && hz.TryGetDouble(out var v))
         {
             Invariant.Finite(v, "max_hz");

@@ -70,19 +70,45 @@ internal static class ClientMessageReader
                 return ClientMessageError.NotObject;
             }
 
-            message = new ClientMessage
+            try
             {
-                Type = String(root, "type"),
-                RequestId = root.TryGetProperty("request_id", out var rid) ? rid.Clone() : null,
-                Channel = String(root, "channel"),
-                DroneId = String(root, "drone_id"),
-                MaxHz = root.TryGetProperty("max_hz", out var hz) && hz.ValueKind != JsonValueKind.Null ? hz.Clone() : null,
-                Timestamp = root.TryGetProperty("timestamp", out var ts) ? ts.Clone() : null,
-                Action = String(root, "action"),
-                Parameters = root.TryGetProperty("parameters", out var p) ? p.Clone() : default,
-            };
+                message = Read(root);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+            {
+                // JsonDocument checks structure, not text: invalid UTF-8 (an HTTP body is not validated before us) or a
+                // lone surrogate escape ("\ud800") in a string we read only fails when it is turned into a string.
+                detail = "a string is not valid text: " + e.Message;
+                return ClientMessageError.InvalidJson;
+            }
+
             return ClientMessageError.None;
         }
+    }
+
+    private static ClientMessage Read(JsonElement root) => new()
+    {
+        Type = String(root, "type"),
+        RequestId = Echoed(root, "request_id"),
+        Channel = String(root, "channel"),
+        DroneId = String(root, "drone_id"),
+        MaxHz = root.TryGetProperty("max_hz", out var hz) && hz.ValueKind != JsonValueKind.Null ? hz.Clone() : null,
+        Timestamp = Echoed(root, "timestamp"),
+        Action = String(root, "action"),
+        Parameters = root.TryGetProperty("parameters", out var p) ? p.Clone() : default,
+    };
+
+    /// <summary>A value the reply echoes back verbatim: written once here, so a value that cannot be written fails now, as bad input.</summary>
+    private static JsonElement? Echoed(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var value))
+        {
+            return null;
+        }
+
+        using var probe = new Utf8JsonWriter(Stream.Null);
+        value.WriteTo(probe);
+        return value.Clone();
     }
 
     private static string? String(JsonElement root, string name) =>
