@@ -11,24 +11,22 @@ public sealed class LineSensorTarget : IFuzzTarget
 {
     private const int MaxLineLength = 512; // the configuration default (16-4096 allowed)
 
-    private static readonly LineField[] Fields =
-    [
-        new("temperature", "°C"),
-        new("humidity", "%"),
-        new("status", Text: true),
-    ];
-
-    private static readonly LineSensorParser[] Parsers =
-    [
-        new(LineFormat.Json),
-        new(LineFormat.Json, Fields),
-        new(LineFormat.KeyValue),
-        new(LineFormat.KeyValue, Fields),
-        new(LineFormat.Csv, Fields),
-        new(LineFormat.Csv, Fields, ';'),
-    ];
-
     public string Name => "lines";
+
+    // Built per input, not in a static initialiser: instrumented code must not run before SharpFuzz attaches to afl.
+    private static LineSensorParser ParserFor(byte selector)
+    {
+        LineField[] fields = [new("temperature", "°C"), new("humidity", "%"), new("status", Text: true)];
+        return (selector % 6) switch
+        {
+            0 => new LineSensorParser(LineFormat.Json),
+            1 => new LineSensorParser(LineFormat.Json, fields),
+            2 => new LineSensorParser(LineFormat.KeyValue),
+            3 => new LineSensorParser(LineFormat.KeyValue, fields),
+            4 => new LineSensorParser(LineFormat.Csv, fields),
+            _ => new LineSensorParser(LineFormat.Csv, fields, ';'),
+        };
+    }
 
     public void Run(ReadOnlySpan<byte> input)
     {
@@ -37,7 +35,7 @@ public sealed class LineSensorTarget : IFuzzTarget
             return;
         }
 
-        var handler = new Handler(Parsers[input[0] % Parsers.Length]);
+        var handler = new Handler(ParserFor(input[0]));
         var framer = new LineFramer(MaxLineLength, asciiOnly: false);
         framer.Push(input[1..], handler);
         framer.Push("\n"u8, handler);
