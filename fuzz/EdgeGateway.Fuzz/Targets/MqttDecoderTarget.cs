@@ -58,18 +58,20 @@ public sealed class MqttDecoderTarget : IFuzzTarget
         }
     }
 
+    // Slices of one copy: the segments cost one small object each, not an array each.
     private static ReadOnlySequence<byte> Segments(ReadOnlySpan<byte> data, int size)
     {
-        if (data.Length <= size)
+        var copy = data.ToArray();
+        if (copy.Length <= size)
         {
-            return new ReadOnlySequence<byte>(data.ToArray());
+            return new ReadOnlySequence<byte>(copy);
         }
 
-        var first = new Segment(data[..size].ToArray(), 0);
+        var first = new Segment(copy.AsMemory(0, size), 0);
         var last = first;
-        for (var offset = size; offset < data.Length; offset += size)
+        for (var offset = size; offset < copy.Length; offset += size)
         {
-            last = last.Append(data.Slice(offset, Math.Min(size, data.Length - offset)).ToArray());
+            last = last.Append(copy.AsMemory(offset, Math.Min(size, copy.Length - offset)));
         }
 
         return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
@@ -77,13 +79,13 @@ public sealed class MqttDecoderTarget : IFuzzTarget
 
     private sealed class Segment : ReadOnlySequenceSegment<byte>
     {
-        public Segment(byte[] memory, long runningIndex)
+        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
         {
             Memory = memory;
             RunningIndex = runningIndex;
         }
 
-        public Segment Append(byte[] memory)
+        public Segment Append(ReadOnlyMemory<byte> memory)
         {
             var next = new Segment(memory, RunningIndex + Memory.Length);
             Next = next;
