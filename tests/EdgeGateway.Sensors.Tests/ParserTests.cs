@@ -126,6 +126,29 @@ public class LineSensorParserTests
         Assert.Equal(LineParseResult.InvalidNumber, Parse(p, """{"temp":null,"rh":40}""").Item1);
     }
 
+    // Found by fuzzing (issue 11): 1e400 came back as infinity, and a lone surrogate escape threw InvalidOperationException.
+    [Theory]
+    [InlineData("""{"temperature":1e400}""", LineParseResult.InvalidNumber)]
+    [InlineData("""{"temperature":-1e400}""", LineParseResult.InvalidNumber)]
+    [InlineData("""{"\ud800":1}""", LineParseResult.InvalidJson)]
+    [InlineData("""{"status":"\udc00"}""", LineParseResult.InvalidJson)]
+    public void Json_numbers_beyond_double_and_strings_that_are_not_text_are_rejected(string line, LineParseResult expected)
+    {
+        var (r, v) = Parse(new LineSensorParser(LineFormat.Json), line);
+        Assert.Equal(expected, r);
+        Assert.Empty(v);
+    }
+
+    [Fact]
+    public void Json_huge_number_in_a_key_that_is_not_configured_is_ignored()
+    {
+        var p = new LineSensorParser(LineFormat.Json, [new("temp", "°C")]);
+        var (r, v) = Parse(p, """{"temp":21.5,"other":1e400}""");
+        Assert.Equal(LineParseResult.Ok, r);
+        Assert.Equal([new("temp_c", 21.5, null)], v);
+        Assert.Equal(LineParseResult.InvalidNumber, Parse(p, """{"temp":1e400}""").Item1);
+    }
+
     [Theory]
     [InlineData("{\"a\":1", LineParseResult.InvalidJson)]
     [InlineData("{\"a\":1}{\"b\":2}", LineParseResult.InvalidJson)]

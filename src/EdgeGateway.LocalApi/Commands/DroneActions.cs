@@ -135,8 +135,8 @@ internal static class DroneActions
 
         if (name == "flip")
         {
-            var text = parameters.ValueKind == JsonValueKind.Object && parameters.TryGetProperty("direction", out var d) && d.ValueKind == JsonValueKind.String
-                ? d.GetString() : null;
+            var text = parameters.ValueKind == JsonValueKind.Object && parameters.TryGetProperty("direction", out var d)
+                ? StringOrNull(d) : null;
             if (text is not { Length: 1 })
             {
                 code = ApiErrors.InvalidParameter;
@@ -186,12 +186,12 @@ internal static class DroneActions
         var ok = element.ValueKind switch
         {
             JsonValueKind.Number => element.TryGetInt32(out value) || TryWhole(element, out value),
-            JsonValueKind.String => int.TryParse(element.GetString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value),
+            JsonValueKind.String => int.TryParse(StringOrNull(element), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value),
             _ => false,
         };
         if (!ok)
         {
-            error = $"parameters.{name} must be an integer (got {Truncate(element.GetRawText())})";
+            error = $"parameters.{name} must be an integer (got {Truncate(RawTextOrKind(element))})";
             return false;
         }
 
@@ -211,6 +211,39 @@ internal static class DroneActions
 
         value = d > int.MaxValue ? int.MaxValue : d < int.MinValue ? int.MinValue : (int)d;
         return true;
+    }
+
+    /// <summary>
+    /// A string parameter, or null when it is not a string or not valid text: parameters come from the client, and
+    /// GetString throws on invalid UTF-8 (an HTTP body) or a lone surrogate escape (found by fuzzing, issue 11).
+    /// </summary>
+    private static string? StringOrNull(JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        try
+        {
+            return element.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static string RawTextOrKind(JsonElement element)
+    {
+        try
+        {
+            return element.GetRawText();
+        }
+        catch (InvalidOperationException)
+        {
+            return "a " + element.ValueKind.ToString().ToLowerInvariant() + " that is not valid UTF-8";
+        }
     }
 
     private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";

@@ -200,40 +200,25 @@ internal sealed class LocalApiEndpoints
             return;
         }
 
-        JsonDocument doc;
-        try
+        switch (ClientMessageReader.TryRead(body, out var message, out var detail))
         {
-            doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 16 });
+            case ClientMessageError.InvalidJson:
+                await ErrorAsync(context, ApiErrors.InvalidJson, "body is not valid JSON: " + detail);
+                return;
+            case ClientMessageError.NotObject:
+                await ErrorAsync(context, ApiErrors.InvalidJson, "body must be a JSON object {\"action\": ..., \"parameters\": {...}}");
+                return;
         }
-        catch (JsonException e)
+
+        var parameters = message!.Parameters;
+        var droneId = message.DroneId ?? context.Request.Query["drone_id"].FirstOrDefault();
+        if (parameters.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null or JsonValueKind.Object))
         {
-            await ErrorAsync(context, ApiErrors.InvalidJson, "body is not valid JSON: " + e.Message);
+            await ErrorAsync(context, ApiErrors.InvalidParameter, "\"parameters\" must be an object");
             return;
         }
 
-        CommandReply reply;
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                await ErrorAsync(context, ApiErrors.InvalidJson, "body must be a JSON object {\"action\": ..., \"parameters\": {...}}");
-                return;
-            }
-
-            var action = root.TryGetProperty("action", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
-            var parameters = root.TryGetProperty("parameters", out var p) ? p : default;
-            var droneId = root.TryGetProperty("drone_id", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString()
-                : context.Request.Query["drone_id"].FirstOrDefault();
-            if (parameters.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null or JsonValueKind.Object))
-            {
-                await ErrorAsync(context, ApiErrors.InvalidParameter, "\"parameters\" must be an object");
-                return;
-            }
-
-            reply = await _commands.ExecuteAsync(new CommandRequest(action, parameters, droneId), who, onSocket: false, context.RequestAborted);
-        }
-
+        var reply = await _commands.ExecuteAsync(new CommandRequest(message.Action, parameters, droneId), who, onSocket: false, context.RequestAborted);
         await WriteJsonAsync(context, reply.Success ? 200 : ApiErrors.HttpStatus(reply.Code!), w =>
         {
             w.WriteStartObject();

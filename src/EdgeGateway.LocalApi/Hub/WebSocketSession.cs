@@ -215,86 +215,61 @@ internal sealed class WebSocketSession
             return false;
         }
 
-        try
-        {
-            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 16 });
-            using var doc = JsonDocument.ParseValue(ref reader);
-            var root = doc.RootElement;
-            return root.ValueKind == JsonValueKind.Object
-                && root.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && t.ValueEquals("command")
-                && root.TryGetProperty("action", out var a) && a.ValueKind == JsonValueKind.String
-                && DroneActions.Normalize(a.GetString()!) == "emergency";
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
+        return ClientMessageReader.TryRead(utf8, out var message, out _) == ClientMessageError.None
+            && message!.Type == "command" && message.Action is { } action && DroneActions.Normalize(action) == "emergency";
     }
 
     private void Handle(ReadOnlySpan<byte> utf8)
     {
-        JsonDocument doc;
-        try
+        switch (ClientMessageReader.TryRead(utf8, out var message, out var detail))
         {
-            doc = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
+            case ClientMessageError.InvalidJson:
+                _client.Send(JsonOut.Error(ApiErrors.InvalidJson, "frame is not valid JSON: " + detail));
+                return;
+            case ClientMessageError.NotObject:
+                _client.Send(JsonOut.Error(ApiErrors.InvalidJson, "frame must be a JSON object with a \"type\""));
+                return;
         }
-        catch (JsonException e)
+
+        var requestId = message!.RequestId;
+        if (message.Type is not { } type)
         {
-            _client.Send(JsonOut.Error(ApiErrors.InvalidJson, "frame is not valid JSON: " + e.Message));
+            _client.Send(JsonOut.Error(ApiErrors.InvalidRequest, "\"type\" is required (a string)", requestId));
             return;
         }
 
-        using (doc)
+        switch (type)
         {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                _client.Send(JsonOut.Error(ApiErrors.InvalidJson, "frame must be a JSON object with a \"type\""));
-                return;
-            }
-
-            JsonElement? requestId = root.TryGetProperty("request_id", out var rid) ? rid.Clone() : null;
-            if (!root.TryGetProperty("type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
-            {
-                _client.Send(JsonOut.Error(ApiErrors.InvalidRequest, "\"type\" is required (a string)", requestId));
-                return;
-            }
-
-            var type = typeElement.GetString()!;
-            switch (type)
-            {
-                case "ping":
-                    Pong(root);
-                    break;
-                case "subscribe":
-                    Subscribe(root, requestId);
-                    break;
-                case "unsubscribe":
-                    Unsubscribe(root, requestId);
-                    break;
-                case "command":
-                    Command(root, requestId);
-                    break;
-                case "take_control" or "release_control":
-                    var droneId = root.TryGetProperty("drone_id", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
-                    RunCommand(new CommandRequest(type, default, droneId), requestId, type == "take_control" ? "control_granted" : "control_released");
-                    break;
-                default:
-                    _client.Send(JsonOut.Error(ApiErrors.UnknownType,
-                        $"unknown message type \"{(type.Length > 40 ? type[..40] : type)}\"; known: ping, subscribe, unsubscribe, command, take_control, release_control",
-                        requestId));
-                    break;
-            }
+            case "ping":
+                Pong(message);
+                break;
+            case "subscribe":
+                Subscribe(message, requestId);
+                break;
+            case "unsubscribe":
+                Unsubscribe(message, requestId);
+                break;
+            case "command":
+                RunCommand(new CommandRequest(message.Action, message.Parameters, message.DroneId), requestId, "command_result");
+                break;
+            case "take_control" or "release_control":
+                RunCommand(new CommandRequest(type, default, message.DroneId), requestId, type == "take_control" ? "control_granted" : "control_released");
+                break;
+            default:
+                _client.Send(JsonOut.Error(ApiErrors.UnknownType,
+                    $"unknown message type \"{(type.Length > 40 ? type[..40] : type)}\"; known: ping, subscribe, unsubscribe, command, take_control, release_control",
+                    requestId));
+                break;
         }
     }
 
-    private void Pong(JsonElement root)
+    private void Pong(ClientMessage message)
     {
         _client.Send(JsonOut.Build(w =>
         {
             w.WriteStartObject();
             w.WriteString("type", "pong");
-            if (root.TryGetProperty("timestamp", out var ts))
+            if (message.Timestamp is { } ts)
             {
                 w.WritePropertyName("timestamp");
                 ts.WriteTo(w);
@@ -309,15 +284,15 @@ internal sealed class WebSocketSession
         }));
     }
 
-    private void Subscribe(JsonElement root, JsonElement? requestId)
+    private void Subscribe(ClientMessage message, JsonElement? requestId)
     {
-        if (!TryChannel(root, requestId, out var channel) || !TrySource(root, channel, requestId, out var source))
+        if (!TryChannel(message, requestId, out var channel) || !TrySource(message, channel, requestId, out var source))
         {
             return;
         }
 
         double? maxHz = null;
-        if (root.TryGetProperty("max_hz", out var hz) && hz.ValueKind != JsonValueKind.Null)
+        if (message.MaxHz is { } hz)
         {
             if (hz.ValueKind != JsonValueKind.Number || !hz.TryGetDouble(out var v) || !(v > 0) || v > 1000)
             {
@@ -368,14 +343,14 @@ internal sealed class WebSocketSession
         }
     }
 
-    private void Unsubscribe(JsonElement root, JsonElement? requestId)
+    private void Unsubscribe(ClientMessage message, JsonElement? requestId)
     {
-        if (!TryChannel(root, requestId, out var channel))
+        if (!TryChannel(message, requestId, out var channel))
         {
             return;
         }
 
-        var source = root.TryGetProperty("drone_id", out var d) && d.ValueKind == JsonValueKind.String && d.GetString() != "*" ? d.GetString() : null;
+        var source = message.DroneId != "*" ? message.DroneId : null;
         _client.Unsubscribe(channel, source);
         _client.Send(JsonOut.Build(w =>
         {
@@ -387,9 +362,9 @@ internal sealed class WebSocketSession
         }));
     }
 
-    private bool TryChannel(JsonElement root, JsonElement? requestId, out string channel)
+    private bool TryChannel(ClientMessage message, JsonElement? requestId, out string channel)
     {
-        channel = root.TryGetProperty("channel", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
+        channel = message.Channel ?? "";
         if (channel.Length == 0)
         {
             _client.Send(JsonOut.Error(ApiErrors.InvalidRequest, "\"channel\" is required, e.g. \"status_updates\"", requestId));
@@ -406,10 +381,10 @@ internal sealed class WebSocketSession
         return true;
     }
 
-    private bool TrySource(JsonElement root, string channel, JsonElement? requestId, out string? source)
+    private bool TrySource(ClientMessage message, string channel, JsonElement? requestId, out string? source)
     {
         source = null;
-        var given = root.TryGetProperty("drone_id", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+        var given = message.DroneId;
         if (given == "*")
         {
             return true;
@@ -432,14 +407,6 @@ internal sealed class WebSocketSession
 
         source = given;
         return true;
-    }
-
-    private void Command(JsonElement root, JsonElement? requestId)
-    {
-        var action = root.TryGetProperty("action", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
-        var parameters = root.TryGetProperty("parameters", out var p) ? p.Clone() : default;
-        var droneId = root.TryGetProperty("drone_id", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
-        RunCommand(new CommandRequest(action, parameters, droneId), requestId, "command_result");
     }
 
     private void RunCommand(CommandRequest request, JsonElement? requestId, string replyType)

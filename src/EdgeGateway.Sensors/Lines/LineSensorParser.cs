@@ -139,13 +139,24 @@ public sealed class LineSensorParser
 
                         continue;
                     case JsonTokenType.Number:
+                        if (field is null && _fields.Count > 0)
+                        {
+                            break; // not configured: ignored
+                        }
+
+                        // Beyond double's range GetDouble does not throw, it returns infinity: refuse it like "warm".
+                        if (!reader.TryGetDouble(out var value) || !double.IsFinite(value))
+                        {
+                            return LineParseResult.InvalidNumber;
+                        }
+
                         if (field is { Text: true })
                         {
-                            Add(values, field, name, null, reader.GetDouble().ToString("R", CultureInfo.InvariantCulture));
+                            Add(values, field, name, null, value.ToString("R", CultureInfo.InvariantCulture));
                         }
-                        else if (field is not null || _fields.Count == 0)
+                        else
                         {
-                            Add(values, field, name, reader.GetDouble(), null);
+                            Add(values, field, name, value, null);
                         }
 
                         break;
@@ -198,9 +209,11 @@ public sealed class LineSensorParser
         {
             return LineParseResult.InvalidJson;
         }
-        catch (FormatException)
+        catch (InvalidOperationException)
         {
-            return LineParseResult.InvalidNumber; // a number beyond double's range
+            // A name or string with a lone surrogate escape ("\ud800"): valid JSON, but no text. The framer already
+            // dropped lines with invalid UTF-8, so this is the one way a string can fail to read (found by fuzzing).
+            return LineParseResult.InvalidJson;
         }
 
         return LineParseResult.Ok;

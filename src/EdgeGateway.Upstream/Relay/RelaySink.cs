@@ -370,50 +370,16 @@ public sealed class RelaySink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposa
 
     private void HandleFrame(Connection c, ReadOnlySpan<byte> frame)
     {
-        string? type = null;
-        long? seq = null;
-        try
-        {
-            var reader = new Utf8JsonReader(frame);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                UpstreamLog.RelayBadFrame(_logger, Name, "not a JSON object");
-                return;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var name = reader.GetString();
-                reader.Read();
-                if (name == "type" && reader.TokenType == JsonTokenType.String)
-                {
-                    type = reader.GetString();
-                }
-                else if (name == "seq" && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var s))
-                {
-                    seq = s;
-                }
-                else
-                {
-                    reader.TrySkip();
-                }
-            }
-        }
-        catch (JsonException e)
-        {
-            UpstreamLog.RelayBadFrame(_logger, Name, "invalid JSON: " + e.Message);
-            return;
-        }
-
-        if (type != "ack")
+        var kind = RelayFrameParser.Parse(frame, out var upTo, out var error);
+        if (kind == RelayFrameKind.Ignored)
         {
             // Unknown types are ignored so a receiver may add messages without breaking older gateways.
             return;
         }
 
-        if (seq is not { } upTo)
+        if (kind != RelayFrameKind.Ack)
         {
-            UpstreamLog.RelayBadFrame(_logger, Name, "ack without a numeric seq");
+            UpstreamLog.RelayBadFrame(_logger, Name, error ?? kind.ToString());
             return;
         }
 
