@@ -396,11 +396,10 @@ function restart() {
   store.role = null;
   live.stop();
   setConn('connecting…', '');
-  loadGateway().catch(() => {}).finally(() => {
-  if (authBlocked) return;
-  refreshDrones().catch(() => {});
-  live.start();
-});
+  // The WebSocket opens at once, beside the first HTTP calls (a refused token stops both, once).
+live.start();
+loadGateway().catch(() => {});
+refreshDrones().catch(() => {});
 }
 
 // ---- keyboard ----
@@ -445,8 +444,7 @@ window.edgeConsole = {
 showView(location.hash.slice(1) || 'overview');
 setConn('connecting…', '');
 startPolling();
-loadGateway().catch(() => {}).finally(() => {
-  if (authBlocked) return;
-  refreshDrones().catch(() => {});
-  live.start();
-});
+// The WebSocket opens at once, beside the first HTTP calls (a refused token stops both, once).
+live.start();
+loadGateway().catch(() => {});
+refreshDrones().catch(() => {});
