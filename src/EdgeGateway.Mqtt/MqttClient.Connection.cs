@@ -33,6 +33,9 @@ public sealed partial class MqttClient
 
         public TaskCompletionSource<MqttDisconnectInfo?> Closed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>Completes on the first PUBACK of this connection: the link demonstrably works end to end.</summary>
+        public TaskCompletionSource FirstAcknowledgement { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public TimeSpan KeepAlive { get; set; }
 
         public bool IsOpen => Volatile.Read(ref _closed) == 0;
@@ -465,6 +468,7 @@ public sealed partial class MqttClient
                 Wake();
             }
 
+            FirstAcknowledgement.TrySetResult();
             if (client._options.ProtocolVersion == MqttProtocolVersion.V500 && reasonCode >= 0x80)
             {
                 // [MQTT-4.4.0-2]: acknowledged, must not be retransmitted; quarantined, never dropped.

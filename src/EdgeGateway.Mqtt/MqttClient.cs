@@ -139,6 +139,12 @@ public sealed partial class MqttClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// Completes on the first PUBACK of the current connection; null when not connected. Never completes for a
+    /// connection that ends first (race it with <see cref="WaitForDisconnectAsync"/>).
+    /// </summary>
+    public Task? WaitForFirstAcknowledgementAsync() => Volatile.Read(ref _connection)?.FirstAcknowledgement.Task;
+
+    /// <summary>
     /// Publishes one message. QoS 1 completes on the PUBACK (in any order relative to other messages); while
     /// disconnected it waits in the client's bounded queue. <paramref name="payload"/> must stay unchanged until the
     /// returned task completes (it is resent from there). QoS 0 completes when written, or NotConnected.

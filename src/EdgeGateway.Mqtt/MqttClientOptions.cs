@@ -33,17 +33,23 @@ public sealed class MqttBackoffOptions
     public TimeSpan RefusedDelay { get; set; } = TimeSpan.FromMinutes(1);
     /// <summary>Minimum wait after "session taken over": another instance uses our client id; never fight it.</summary>
     public TimeSpan TakeoverDelay { get; set; } = TimeSpan.FromMinutes(5);
-    /// <summary>A connection must last this long before the backoff resets (a kick right after connect keeps growing it).</summary>
+    /// <summary>
+    /// A connection that stays up this long clears a takeover suspicion. (The backoff itself resets as soon as a
+    /// connection is proven: CONNACK plus the first PUBACK, or CONNACK with nothing to send.)
+    /// </summary>
     public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>
-    /// Mosquitto closes a taken-over connection without DISCONNECT 0x8E. After this many connections in a row were closed
-    /// cleanly by the server (end of stream; no DISCONNECT, no reset or local network error, no timeout) within
-    /// <see cref="SuspectTakeoverWindow"/>, the supervisor assumes another client uses our client id and waits at least
-    /// <see cref="TakeoverDelay"/> after each such close. A connection that stays up <see cref="StableAfter"/>, or one that
-    /// ends any other way, or a connect attempt that fails on the network, clears the suspicion. 0 disables the guess.
+    /// Mosquitto closes a taken-over connection without DISCONNECT 0x8E, and closes every client the same way when it
+    /// shuts down. A clean server close (end of stream; no DISCONNECT, no reset or local network error, no timeout) is
+    /// therefore answered with an immediate reconnect: during a restart it is refused (mosquitto closes its listener
+    /// before its clients), while a broker that accepted it at once never went away, so the close was a kick. After this
+    /// many kicks within <see cref="SuspectTakeoverWindow"/> the supervisor assumes another client uses our client id
+    /// and waits at least <see cref="TakeoverDelay"/> after each further clean close. A connection that stays up
+    /// <see cref="StableAfter"/>, one that ends any other way, or a connect attempt that fails on the network clears the
+    /// suspicion. 0 disables the guess (clean closes then get the normal backoff).
     /// </summary>
     public int SuspectTakeoverCloses { get; set; } = 4;
-    /// <summary>Window in which <see cref="SuspectTakeoverCloses"/> clean server closes must fall.</summary>
+    /// <summary>Window in which <see cref="SuspectTakeoverCloses"/> kicks must fall.</summary>
     public TimeSpan SuspectTakeoverWindow { get; set; } = TimeSpan.FromMinutes(10);
 }
 

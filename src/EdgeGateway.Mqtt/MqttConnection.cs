@@ -17,7 +17,7 @@ public sealed class MqttConnection : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ReconnectBackoff _backoff;
     private readonly CancellationTokenSource _stop = new();
-    private readonly Queue<long> _serverCloses = new();
+    private readonly Queue<long> _kicks = new();
     private Task? _loop;
     private volatile bool _suspectedTakeover;
 
@@ -37,9 +37,9 @@ public sealed class MqttConnection : IAsyncDisposable
     public int ConnectAttempts { get; private set; }
 
     /// <summary>
-    /// True while the server keeps closing our connections cleanly, without a DISCONNECT (see
-    /// <see cref="MqttBackoffOptions.SuspectTakeoverCloses"/>): another client with the same client id is probably
-    /// connected. For health reporting: "client id in use".
+    /// True while the broker keeps closing our connections cleanly and accepting us again at once (see
+    /// <see cref="MqttBackoffOptions.SuspectTakeoverCloses"/>), or said "session taken over": another client with the
+    /// same client id is probably connected. For health reporting: "client id in use".
     /// </summary>
     public bool SuspectedTakeover => _suspectedTakeover;
 
@@ -50,6 +50,7 @@ public sealed class MqttConnection : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken ct)
     {
+        var probing = false; // this attempt follows a clean server close at once: does the broker still accept us?
         while (!ct.IsCancellationRequested)
         {
             try
@@ -62,7 +63,17 @@ public sealed class MqttConnection : IAsyncDisposable
                 if (result.IsConnected || result.Outcome == ConnectOutcome.AlreadyConnected)
                 {
                     var connectedAt = _time.GetTimestamp();
-                    var info = await WaitWhileConnectedAsync(connectedAt, ct).ConfigureAwait(false);
+                    if (probing)
+                    {
+                        // The broker closed us and accepted us again at once: it never went away (a restart refuses
+                        // this attempt), so that close was a kick. Positive evidence, counted towards a twin.
+                        NoteKick();
+                    }
+
+                    probing = false;
+                    // Proven when something pending is acknowledged, or at once when nothing waits to be sent.
+                    var proven = _client.PendingCount == 0 ? Task.CompletedTask : _client.WaitForFirstAcknowledgementAsync();
+                    var info = await WaitWhileConnectedAsync(connectedAt, proven, ct).ConfigureAwait(false);
                     if (info is null || info.Kind == DisconnectKind.Local)
                     {
                         if (ct.IsCancellationRequested)
@@ -71,17 +82,13 @@ public sealed class MqttConnection : IAsyncDisposable
                         }
                     }
 
-                    var suspected = info is not null && TrackServerClose(info, _time.GetElapsedTime(connectedAt));
-                    if (info is not null && info.ConnectedFor >= _client.Options.Backoff.StableAfter && !suspected)
+                    retryClass = info is null ? RetryClass.Normal : ReconnectBackoff.Classify(info);
+                    if (info is not null && retryClass == RetryClass.Normal)
                     {
-                        _backoff.Reset();
+                        retryClass = AfterConnectionEnded(info, _time.GetElapsedTime(connectedAt));
+                        probing = retryClass == RetryClass.Immediate;
                     }
 
-                    retryClass = info is null ? RetryClass.Normal : ReconnectBackoff.Classify(info);
-                    if (suspected && retryClass == RetryClass.Normal)
-                    {
-                        retryClass = RetryClass.Takeover;
-                    }
                     why = info?.ToString() ?? "connection ended";
                 }
                 else if (result.Outcome == ConnectOutcome.Disposed)
@@ -95,9 +102,13 @@ public sealed class MqttConnection : IAsyncDisposable
                     if (retryClass == RetryClass.Normal)
                     {
                         // A connect attempt that failed on the network (TCP refused/timeout, EOF before CONNACK...):
-                        // a twin never causes that (the broker accepts us and closes the other one), a flaky link does.
-                        ClearSuspicion($"a connect attempt failed on the network ({why})");
+                        // a twin never causes that (the broker accepts us and closes the other one); a restart does.
+                        ClearSuspicion(probing
+                            ? $"the broker refused the reconnect right after closing us: a restart, not another client ({why})"
+                            : $"a connect attempt failed on the network ({why})");
                     }
+
+                    probing = false;
                 }
 
                 var delay = _backoff.Next(retryClass);
@@ -119,6 +130,11 @@ public sealed class MqttConnection : IAsyncDisposable
                         break;
                 }
 
+                if (retryClass == RetryClass.Takeover && !_suspectedTakeover)
+                {
+                    _suspectedTakeover = true; // DISCONNECT 0x8E: health says "client id in use" too
+                }
+
                 RetryScheduled?.Invoke(new MqttRetry(_backoff.Attempt, retryClass, delay, why));
                 if (delay > TimeSpan.Zero)
                 {
@@ -132,61 +148,74 @@ public sealed class MqttConnection : IAsyncDisposable
             catch (Exception e)
             {
                 Log.SupervisorFailed(_logger, e);
+                probing = false;
                 await Task.Delay(_client.Options.Backoff.InitialDelay, _time, ct).ConfigureAwait(false);
             }
         }
     }
 
     /// <summary>
-    /// Mosquitto 2.0.11 closes a taken-over v5 connection without DISCONNECT 0x8E (reference B10), so a twin instance
-    /// shows up only as the server closing our connections again and again. Counts only clean ends of stream from the
-    /// server (<see cref="MqttDisconnectInfo.ServerClosed"/>); a connection that stayed up
-    /// <see cref="MqttBackoffOptions.StableAfter"/> or that ended any other way (a timeout, a reset or local network
-    /// error, a server DISCONNECT, our own DISCONNECT) clears the count and the suspicion. Returns true while suspected.
+    /// How to retry after a connection that ended with a Normal class. A clean server close (end of stream, no
+    /// DISCONNECT, no reset, no timeout) is what mosquitto does both when it shuts down and when another client takes our
+    /// client id over (2.0.11 sends no DISCONNECT 0x8E, reference B10). The two differ in one thing: a restarting broker
+    /// closes its listener first, so a reconnect made at once is refused; a broker that only kicked us accepts it. So a
+    /// clean close is answered with an immediate reconnect (<see cref="RetryClass.Immediate"/>), and only its success
+    /// counts as a kick (<see cref="NoteKick"/>). While a twin is suspected, a clean close waits the takeover delay.
+    /// Anything else clears the suspicion.
     /// </summary>
-    private bool TrackServerClose(MqttDisconnectInfo info, TimeSpan upFor)
+    private RetryClass AfterConnectionEnded(MqttDisconnectInfo info, TimeSpan upFor)
     {
         var b = _client.Options.Backoff;
         if (b.SuspectTakeoverCloses == 0)
         {
-            return false;
+            return RetryClass.Normal;
         }
 
         if (info.RepeatedDropAfterSend)
         {
-            return _suspectedTakeover; // the poison guard's business, not a twin's
+            // The poison guard's business, not a twin's.
+            return _suspectedTakeover ? RetryClass.Takeover : RetryClass.Normal;
         }
 
         var stable = info.ConnectedFor >= b.StableAfter || upFor >= b.StableAfter;
-        if (stable || !info.ServerClosed || info.Kind != DisconnectKind.ConnectionLost)
+        var cleanServerClose = info.ServerClosed && info.Kind == DisconnectKind.ConnectionLost;
+        if (!cleanServerClose)
         {
-            _serverCloses.Clear();
-            ClearSuspicion(stable
-                ? $"a connection stayed up {Math.Max(info.ConnectedFor.TotalSeconds, upFor.TotalSeconds):0} s"
-                : $"a connection ended by something other than a clean server close ({info})");
-            return false;
+            ClearSuspicion($"a connection ended by something other than a clean server close ({info})");
+            return RetryClass.Normal;
         }
 
+        if (stable)
+        {
+            _kicks.Clear();
+            ClearSuspicion($"a connection stayed up {Math.Max(info.ConnectedFor.TotalSeconds, upFor.TotalSeconds):0} s");
+        }
+
+        return _suspectedTakeover ? RetryClass.Takeover : RetryClass.Immediate;
+    }
+
+    /// <summary>The broker accepted us right after closing us: one kick. Enough of them within the window: a twin.</summary>
+    private void NoteKick()
+    {
+        var b = _client.Options.Backoff;
         var now = _time.GetTimestamp();
-        _serverCloses.Enqueue(now);
-        while (_serverCloses.Count > 0 && _time.GetElapsedTime(_serverCloses.Peek(), now) > b.SuspectTakeoverWindow)
+        _kicks.Enqueue(now);
+        while (_kicks.Count > 0 && _time.GetElapsedTime(_kicks.Peek(), now) > b.SuspectTakeoverWindow)
         {
-            _serverCloses.Dequeue();
+            _kicks.Dequeue();
         }
 
-        if (!_suspectedTakeover && _serverCloses.Count >= b.SuspectTakeoverCloses)
+        if (!_suspectedTakeover && _kicks.Count >= b.SuspectTakeoverCloses)
         {
-            Log.SuspectedTakeover(_logger, _client.Options.ClientId, _serverCloses.Count, b.SuspectTakeoverWindow.TotalSeconds,
+            Log.SuspectedTakeover(_logger, _client.Options.ClientId, _kicks.Count, b.SuspectTakeoverWindow.TotalSeconds,
                 (long)b.TakeoverDelay.TotalMilliseconds);
             _suspectedTakeover = true; // after the log line, as when it is cleared
         }
-
-        return _suspectedTakeover;
     }
 
     private void ClearSuspicion(string why)
     {
-        _serverCloses.Clear();
+        _kicks.Clear();
         if (_suspectedTakeover)
         {
             Log.TakeoverSuspicionCleared(_logger, why);
@@ -194,15 +223,24 @@ public sealed class MqttConnection : IAsyncDisposable
         }
     }
 
-    private async Task<MqttDisconnectInfo?> WaitWhileConnectedAsync(long connectedAt, CancellationToken ct)
+    private async Task<MqttDisconnectInfo?> WaitWhileConnectedAsync(long connectedAt, Task? proven, CancellationToken ct)
     {
         // Beat while connected so a watchdog sees this loop alive during a long, healthy connection.
         var closed = _client.WaitForDisconnectAsync();
         var stableAfter = _client.Options.Backoff.StableAfter;
         var beat = TimeSpan.FromSeconds(5);
+        var reset = false;
         while (!closed.IsCompleted)
         {
             Heartbeat?.Invoke();
+            if (!reset && proven is { IsCompleted: true })
+            {
+                // CONNACK and a PUBACK (or nothing to send): the link works, so the next loss starts from InitialDelay.
+                // Waiting for a connection to stay up StableAfter instead let restarts every few seconds grow it to minutes.
+                _backoff.Reset();
+                reset = true;
+            }
+
             var up = _time.GetElapsedTime(connectedAt);
             if (_suspectedTakeover && up >= stableAfter)
             {
@@ -213,11 +251,17 @@ public sealed class MqttConnection : IAsyncDisposable
             var wait = _suspectedTakeover && stableAfter - up < beat ? stableAfter - up : beat;
             try
             {
-                return await closed.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(1), _time, ct).ConfigureAwait(false);
+                Task next = !reset && proven is not null ? Task.WhenAny(closed, proven) : closed;
+                await next.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(1), _time, ct).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
             }
+        }
+
+        if (!reset && proven is { IsCompleted: true })
+        {
+            _backoff.Reset();
         }
 
         return await closed.ConfigureAwait(false);

@@ -337,4 +337,35 @@ public sealed class ForwarderTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(50, sink.Sent.Count(r => r.Stream == "sensor/gps0"));
         Assert.Equal(50, sink.Sent.Count(r => r.Stream == "drone/t1/events"));
     }
+
+    [Fact]
+    public async Task Downsampled_records_are_counted_once_however_often_a_failing_sink_makes_the_forwarder_reread_them()
+    {
+        var time = TimeProvider.System;
+        await using var buffer = Kit.Buffer(Kit.Options(_dir.Path), _logs);
+        buffer.Start();
+        var t0 = time.GetTimestamp();
+        long last = 0;
+        for (var i = 0; i < 50; i++)
+        {
+            // 10 Hz state over 5 s of capture time: with a 1 s interval 5 are sent and 45 skipped.
+            var mono = t0 + (long)(i * 0.1 * time.TimestampFrequency);
+            buffer.TryWrite(Kit.Rec("drone/t1/state", i) with { MonotonicTimestamp = mono });
+            last = (await buffer.WriteAsync(Kit.Rec("sensor/gps0", i, RecordKind.SensorReading) with { MonotonicTimestamp = mono }).WithTimeout()).Sequence;
+        }
+
+        const string name = "downsample-count";
+        using var downsampled = new Kit.CounterProbe("edge_forwarder_records_downsampled");
+        var sink = new ScriptedSink(name) { AutoAck = true, NextResult = SinkSendResult.Failed };
+        var options = Fast(o => o.Downsample = new() { ["drone/*/state"] = TimeSpan.FromSeconds(1) });
+        await using var forwarder = new UpstreamForwarder(buffer, sink, options, time, _logs.For<UpstreamForwarder>());
+        forwarder.Start();
+        await TaskTimeouts.Eventually(() => Volatile.Read(ref sink.Batches) >= 10, "the forwarder retried the same records many times");
+        Assert.Equal(45, downsampled[name]);
+
+        sink.NextResult = SinkSendResult.Sent;
+        await TaskTimeouts.Eventually(() => forwarder.Cursor == last, "delivered once the sink works");
+        Assert.Equal([0L, 10, 20, 30, 40], sink.Sent.Where(r => r.Stream == "drone/t1/state").Select(Kit.N));
+        Assert.Equal(45, downsampled[name]); // = 50 stored - 5 sent: the records actually skipped
+    }
 }

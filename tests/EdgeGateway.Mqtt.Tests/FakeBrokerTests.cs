@@ -119,6 +119,7 @@ public sealed class FakeBrokerTests(ITestOutputHelper output) : IAsyncLifetime
         await Task.Delay(500);
         Assert.Equal(1, supervisor.ConnectAttempts);
         Assert.Contains(_clients.Logs.Entries, e => e.Id.Id == 6102);
+        Assert.True(supervisor.SuspectedTakeover, "health says client id in use after DISCONNECT 0x8E too");
     }
 
     [Fact]

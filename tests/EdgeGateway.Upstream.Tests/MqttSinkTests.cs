@@ -50,6 +50,48 @@ public sealed class MqttSinkTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_mosquitto_sub_with_the_sinks_client_id_shows_as_client_id_in_use_and_the_sink_recovers_when_it_leaves()
+    {
+        await using var broker = await Mosquitto.StartAsync();
+        var id = "edgegw-twin-" + Guid.NewGuid().ToString("N")[..8];
+        await using var sink = Sink(broker.Port, o =>
+        {
+            o.ClientId = id;
+            o.Backoff = new MqttBackoffOptions
+            {
+                InitialDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromSeconds(1),
+                TakeoverDelay = TimeSpan.FromSeconds(3), StableAfter = TimeSpan.FromSeconds(2),
+            };
+        });
+        await using var rig = new BufferRig(sink, _logs);
+        await rig.WriteAsync("drone/tello-1/state", 1);
+        await TaskTimeouts.Eventually(() => rig.Forwarder.Cursor == rig.Last, "the first record is delivered");
+
+        // A real twin: mosquitto_sub with our client id, started again 300 ms after each time it ends.
+        var sub = Mosquitto.Find("mosquitto_sub");
+        using var twin = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/bin/sh",
+            ["-c", $"while :; do '{sub}' -h 127.0.0.1 -p {broker.Port} -i {id} -t twin/x; sleep 0.3; done"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            await TaskTimeouts.Eventually(() => sink.LastError?.StartsWith("client id in use", StringComparison.Ordinal) == true,
+                () => $"health says client id in use (last error: {sink.LastError})", TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            twin.Kill(entireProcessTree: true);
+            await twin.WaitForExitAsync().WithTimeout();
+        }
+
+        await rig.WriteAsync("drone/tello-1/state", 2);
+        await TaskTimeouts.Eventually(() => rig.Forwarder.Cursor == rig.Last && sink.IsConnected && sink.LastError is null,
+            () => $"recovered once the twin left (connected {sink.IsConnected}, last error {sink.LastError})", TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
     public async Task Records_are_published_qos1_with_id_and_sequence_in_payload_and_user_properties_and_the_cursor_follows_pubacks()
     {
         await using var broker = await Mosquitto.StartAsync();

@@ -66,6 +66,29 @@ public sealed class RelaySinkTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Stopping_the_sink_closes_the_connection_with_code_1000_not_an_abort()
+    {
+        await using var server = await ReceiverServer.StartAsync("s3cret", _logs);
+        await using var sink = Sink(server.Url, "s3cret");
+        await using var rig = new BufferRig(sink, _logs);
+        for (var i = 1; i <= 50; i++)
+        {
+            await rig.WriteAsync("drone/tello-1/state", i);
+        }
+
+        await TaskTimeouts.Eventually(() => rig.Forwarder.Cursor == rig.Last, "records flow, so a receive is pending on the socket");
+        var stopping = Stopwatch.StartNew();
+        await sink.StopAsync().WithTimeout();
+        stopping.Stop();
+        await TaskTimeouts.Eventually(() => server.Receiver.CloseCodes.Count == 1, "the receiver saw the connection end");
+        Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, server.Receiver.CloseCodes[0]);
+        Assert.Equal(0, server.Receiver.ActiveConnections);
+        // The receiver answered at once: the stop did not sit out the abort deadline.
+        Assert.True(stopping.Elapsed < RelaySink.StopCloseTimeout, $"stop took {stopping.Elapsed}");
+        _logs.AssertNoUnexpectedErrors();
+    }
+
+    [Fact]
     public async Task Sink_reconnects_after_the_receiver_drops_the_connection_and_nothing_is_lost()
     {
         await using var server = await ReceiverServer.StartAsync("s3cret", _logs);

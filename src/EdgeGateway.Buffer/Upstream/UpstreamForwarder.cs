@@ -25,6 +25,7 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
     private readonly Dictionary<long, (Segment Segment, int Index)> _pending = [];
     private readonly List<(Regex Pattern, long IntervalTicks)> _downsample;
     private readonly CancellationTokenSource _stop = new();
+    private readonly ExaminedSequences _examined = new();
     private TaskCompletionSource _wake = NewSignal();
     private string? _lostReason;
     private Lane? _backlog;
@@ -247,6 +248,7 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
 
         var batch = new List<BufferedRecord>(records.Count);
         long bytes = 0;
+        var start = lane.Next;
         long end = lane.Next;
         var skipped = 0;
         foreach (var r in records)
@@ -260,7 +262,12 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
             end = r.Sequence;
             if (Downsampled(lane, r))
             {
-                skipped++;
+                // A retry from the cursor reads (and skips) the same records again: count each once.
+                if (!_examined.Contains(r.Sequence))
+                {
+                    skipped++;
+                }
+
                 continue;
             }
 
@@ -268,6 +275,7 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
             batch.Add(r);
         }
 
+        _examined.Add(start, end);
         var segment = new Segment(lane, end, _time.GetTimestamp(), [.. batch.Select(r => r.Sequence)]);
         lane.Next = end;
         lane.Add(segment);
@@ -427,6 +435,7 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
         {
             Interlocked.Exchange(ref _cursor, cursor);
             _buffer.SetCursor(_sink.Name, cursor);
+            _examined.PassedThrough(cursor);
         }
     }
 
@@ -506,6 +515,7 @@ public sealed class UpstreamForwarder : ISinkAcknowledger, IAsyncDisposable
         var catchUp = _options.LiveShare > 0 && committed - effective > _options.CatchUpThreshold;
         cursor = Math.Max(cursor, Math.Min(effective, committed));
         Interlocked.Exchange(ref _cursor, cursor);
+        _examined.PassedThrough(cursor);
         if (catchUp)
         {
             _backlog = new Lane(cursor, committed);

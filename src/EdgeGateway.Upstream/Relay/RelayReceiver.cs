@@ -28,6 +28,7 @@ public sealed class RelayReceiver(string token, ILogger? logger = null)
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
     private readonly ConcurrentQueue<ReceivedRelayRecord> _records = new();
     private readonly ConcurrentDictionary<int, Session> _sessions = new();
+    private readonly ConcurrentQueue<WebSocketCloseStatus?> _closes = new();
     private volatile bool _acknowledge = true;
     private long _ackDelayTicks;
     private int _connections;
@@ -66,6 +67,12 @@ public sealed class RelayReceiver(string token, ILogger? logger = null)
     public int Refused => Volatile.Read(ref _refused);
 
     public int ActiveConnections => _sessions.Count;
+
+    /// <summary>
+    /// How each ended connection ended: the close code the gateway sent (1000 when it stops), or null when the
+    /// connection was lost without a close handshake (what a WebSocket library reports as 1006).
+    /// </summary>
+    public IReadOnlyList<WebSocketCloseStatus?> CloseCodes => [.. _closes];
 
     /// <summary>Aborts every open connection (no close handshake), as a crashed receiver or a cut link would.</summary>
     public void DropConnections()
@@ -120,10 +127,12 @@ public sealed class RelayReceiver(string token, ILogger? logger = null)
         try
         {
             why = await ReceiveLoopAsync(session, id, done.Token).ConfigureAwait(false);
+            _closes.Enqueue(socket.CloseStatus);
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
         {
             why = "connection lost: " + e.Message;
+            _closes.Enqueue(null);
         }
         finally
         {

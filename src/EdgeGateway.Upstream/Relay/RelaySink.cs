@@ -17,6 +17,9 @@ namespace EdgeGateway.Upstream.Relay;
 /// </summary>
 public sealed class RelaySink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposable
 {
+    /// <summary>How long a stop waits for its close frame to go out, and then for the receiver's reply.</summary>
+    internal static readonly TimeSpan StopCloseTimeout = TimeSpan.FromSeconds(2);
+
     private readonly RelaySinkOptions _options;
     private readonly string _gatewayId;
     private readonly TimeProvider _time;
@@ -313,15 +316,25 @@ public sealed class RelaySink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposa
     /// <summary>Reads acks until the connection ends; returns why it ended.</summary>
     private async Task<(string Why, RetryClass RetryClass)> RunConnectionAsync(Connection c, CancellationToken ct)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, c.Closing.Token);
-        var watchdog = WatchAckProgressAsync(c, linked.Token);
+        // The stop token is not linked into the receive: cancelling a pending ReceiveAsync aborts the socket, and a
+        // stop must send its close frame first (relay-protocol.md §4). On stop the close goes out while the receive
+        // keeps running; the receive then ends on the receiver's close reply (or the abort after a deadline).
+        var closing = c.Closing.Token;
+        var watchdog = WatchAckProgressAsync(c, closing);
+        Task stopClose = Task.CompletedTask;
+        using var onStop = ct.Register(() => stopClose = CloseForStopAsync(c));
         var buffer = new byte[64 * 1024];
         using var message = new MemoryStream();
         try
         {
             while (true)
             {
-                var result = await c.Socket.ReceiveAsync(buffer, linked.Token).ConfigureAwait(false);
+                var result = await c.Socket.ReceiveAsync(buffer, closing).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close && ct.IsCancellationRequested)
+                {
+                    return ("stopping", RetryClass.Normal); // the receiver's reply to our close
+                }
+
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     var code = (int?)c.Socket.CloseStatus ?? 0;
@@ -346,13 +359,13 @@ public sealed class RelaySink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposa
                 message.SetLength(0);
             }
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            await CloseQuietlyAsync(c.Socket, WebSocketCloseStatus.NormalClosure, "gateway stopping").ConfigureAwait(false);
-            return ("stopping", RetryClass.Normal);
-        }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
         {
+            if (ct.IsCancellationRequested)
+            {
+                return ("stopping", RetryClass.Normal); // no close reply within the deadline: aborted
+            }
+
             return (c.AbortReason ?? (c.Socket.State == WebSocketState.Aborted ? "connection lost (no PONG within the ping timeout, or reset)" : e.Message), RetryClass.Normal);
         }
         finally
@@ -365,6 +378,33 @@ public sealed class RelaySink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposa
             catch (OperationCanceledException)
             {
             }
+
+            await onStop.DisposeAsync().ConfigureAwait(false); // a stop racing the end of the connection has assigned stopClose
+            await stopClose.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Stop: sends close 1000 "gateway stopping" (sends are serialized by the socket, so a batch being written
+    /// finishes first), then gives the receiver <see cref="StopCloseTimeout"/> to answer before aborting.
+    /// </summary>
+    private async Task CloseForStopAsync(Connection c)
+    {
+        try
+        {
+            if (c.Socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                using var deadline = new CancellationTokenSource(StopCloseTimeout, _time);
+                await c.Socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "gateway stopping", deadline.Token).ConfigureAwait(false);
+            }
+
+            // The receive loop ends on the reply and cancels Closing; otherwise abort after the deadline.
+            await Task.Delay(StopCloseTimeout, _time, c.Closing.Token).ConfigureAwait(false);
+            c.Abort("no close reply from the receiver");
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            c.Abort(null);
         }
     }
 
