@@ -52,11 +52,25 @@ public sealed class SecretSourceTests : IDisposable
         Assert.True(await ReadUntilAsync(client.GetStream(), Encoding.UTF8.GetBytes("Cr3d-Secret#/?@")), "the CONNECT carries the credential's password");
         client.Close();
 
+        // The upstream connects from a hosted service that may run before Kestrel listens: wait for the API to answer.
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(10) };
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/drone/status");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "Cr3d-Token-77");
-        using var response = await http.SendAsync(request).WithTimeout();
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        HttpStatusCode? status = null;
+        await TaskTimeouts.Eventually(() =>
+        {
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/api/drone/status");
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "Cr3d-Token-77");
+                using var response = http.Send(request);
+                status = response.StatusCode;
+                return true;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, () => "the local API answers\n" + gateway.Output, TimeSpan.FromSeconds(45));
+        Assert.Equal(HttpStatusCode.OK, status);
 
         gateway.Signal(GatewayProcess.SigTerm);
         await gateway.WaitForExitAsync();
