@@ -19,17 +19,25 @@ public sealed class ConsoleAssetTests : IAsyncLifetime
         {
             BaseAddress = new Uri($"http://127.0.0.1:{port}"),
         };
-        await TaskTimeouts.Eventually(() =>
+        try
         {
-            try
+            await TaskTimeouts.Eventually(() =>
             {
-                return _http.GetAsync("/healthz").GetAwaiter().GetResult().StatusCode is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable;
-            }
-            catch (HttpRequestException)
-            {
-                return false;
-            }
-        }, () => "the daemon answers\n" + _gateway.Output, TimeSpan.FromSeconds(60));
+                try
+                {
+                    return _http.GetAsync("/healthz").GetAwaiter().GetResult().StatusCode is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            }, () => "the daemon answers\n" + _gateway.Output, TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            await _gateway.DisposeAsync(); // a daemon that did not come up must not outlive the test
+            throw;
+        }
     }
 
     public async Task DisposeAsync()

@@ -61,7 +61,17 @@ internal sealed class ConsoleGateway : IAsyncDisposable
             gateway.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
         }
 
-        await gateway.StartProcessAsync();
+        try
+        {
+            await gateway.StartProcessAsync();
+        }
+        catch
+        {
+            // A daemon that did not come up must not outlive the test.
+            await gateway.DisposeAsync();
+            throw;
+        }
+
         return gateway;
     }
 
@@ -136,6 +146,7 @@ internal sealed class ConsoleGateway : IAsyncDisposable
         if (Process is not null)
         {
             await Process.DisposeAsync();
+            Process = null!;
         }
 
         Http.Dispose();
