@@ -49,7 +49,14 @@ export class LiveConnection extends EventTarget {
 
   /** The app ping keeps a pilot present for the failsafe; a third of its silence limit, at most 5 s. */
   setPilotSilence(seconds) {
-    if (Number.isFinite(seconds) && seconds > 0) this.pingIntervalMs = Math.max(300, Math.min(5000, (seconds * 1000) / 3));
+    if (!Number.isFinite(seconds) || seconds <= 0) return;
+    const interval = Math.max(300, Math.min(5000, (seconds * 1000) / 3));
+    if (interval === this.pingIntervalMs) return;
+    this.pingIntervalMs = interval;
+    if (this.isOpen) {
+      clearInterval(this.pingTimer);
+      this.pingTimer = setInterval(() => this.send({ type: 'ping', timestamp: Date.now() }), this.pingIntervalMs);
+    }
   }
 
   start() {
