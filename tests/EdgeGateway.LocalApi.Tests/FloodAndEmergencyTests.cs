@@ -96,9 +96,16 @@ public sealed class FloodAndEmergencyTests(ITestOutputHelper output)
                 await ws.SendAsync(new { type = "ping", timestamp = i });
             }
 
+            // A pilot's emergency passes the limiter and is read after the pings: once its result is here, the server
+            // has judged all five pings, so advancing the clock cannot refill the bucket under a ping still in flight.
+            await ws.SendAsync(new { type = "command", request_id = $"w{window}", action = "emergency" });
+
             Assert.Equal("pong", (await ws.ReceiveAsync()).GetProperty("type").GetString());
             Assert.Equal("pong", (await ws.ReceiveAsync()).GetProperty("type").GetString());
             Assert.Equal("rate_limited", (await ws.ReceiveAsync()).GetProperty("code").GetString());
+            var result = await ws.ReceiveAsync();
+            Assert.Equal("command_result", result.GetProperty("type").GetString());
+            Assert.Equal($"w{window}", result.GetProperty("request_id").GetString());
             clock.Advance(TimeSpan.FromSeconds(11)); // refills the bucket and moves past the window
         }
 
