@@ -1,6 +1,5 @@
 using System.Collections.Frozen;
 using System.IO.Compression;
-using System.Reflection;
 using System.Security.Cryptography;
 
 namespace EdgeGateway.LocalApi.FieldConsole;
@@ -76,12 +75,8 @@ internal sealed class ConsoleAssets
     private readonly FrozenDictionary<string, ConsoleAsset> _assets;
 
     public ConsoleAssets()
-        : this(typeof(ConsoleAssets).Assembly)
     {
-    }
-
-    internal ConsoleAssets(Assembly assembly)
-    {
+        var assembly = typeof(ConsoleAssets).Assembly;
         var assets = new Dictionary<string, ConsoleAsset>(StringComparer.Ordinal);
         foreach (var name in assembly.GetManifestResourceNames())
         {
@@ -104,10 +99,6 @@ internal sealed class ConsoleAssets
 
         _assets = assets.ToFrozenDictionary(StringComparer.Ordinal);
     }
-
-    public int Count => _assets.Count;
-
-    public IEnumerable<string> Paths => _assets.Keys;
 
     /// <summary>The asset at a path relative to the console root (<c>index.html</c>, <c>js/app.js</c>), or null.</summary>
     public ConsoleAsset? Find(string relativePath) => _assets.GetValueOrDefault(relativePath);

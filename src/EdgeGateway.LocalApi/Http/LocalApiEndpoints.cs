@@ -92,7 +92,7 @@ internal sealed class LocalApiEndpoints
         await WriteJsonAsync(context, 200, w =>
         {
             w.WriteStartObject();
-            w.WriteString("default_drone_id", _fleet.Drones.Count > 0 ? _fleet.Drones[0].Id : null);
+            w.WriteString("default_drone_id", DefaultDroneId);
             w.WriteStartArray("drones");
             foreach (var link in _fleet.Drones)
             {
@@ -137,7 +137,7 @@ internal sealed class LocalApiEndpoints
             w.WriteString("role", RoleNames.Name(who.Role));
             w.WriteString("via", who.Via);
             w.WriteEndObject();
-            w.WriteString("default_drone_id", _fleet.Drones.Count > 0 ? _fleet.Drones[0].Id : null);
+            w.WriteString("default_drone_id", DefaultDroneId);
             w.WriteNumber("min_takeoff_battery_percent", _commandOptions.MinTakeoffBatteryPercent);
             w.WriteStartObject("failsafe");
             w.WriteBoolean("enabled", _failsafe.Enabled);
@@ -148,6 +148,9 @@ internal sealed class LocalApiEndpoints
             w.WriteEndObject();
         });
     });
+
+    /// <summary>The first configured drone: what a request without <c>drone_id</c> means.</summary>
+    private string? DefaultDroneId => _fleet.Drones.Count > 0 ? _fleet.Drones[0].Id : null;
 
     private static void WriteControl(Utf8JsonWriter w, ControlSnapshot c)
     {
@@ -321,7 +324,7 @@ internal sealed class LocalApiEndpoints
                 w.WriteNumber("connection_id", id);
                 w.WriteString("role", RoleNames.Name(who.Role));
                 w.WriteString("identity", who.Identity);
-                w.WriteString("default_drone_id", _fleet.Drones.Count > 0 ? _fleet.Drones[0].Id : null);
+                w.WriteString("default_drone_id", DefaultDroneId);
                 w.WriteStartArray("drone_ids");
                 foreach (var d in _fleet.Drones)
                 {

@@ -437,7 +437,6 @@ window.edgeConsole = {
   store,
   chartStats: () => views.charts.stats(),
   stateTimes: (id) => { const r = store.drone(id).ring; return Array.from({ length: r.length }, (_, i) => r.t[r.at(i)]); },
-  connected: () => live.isOpen,
   openedAt: () => store.openedAt,
 };
 

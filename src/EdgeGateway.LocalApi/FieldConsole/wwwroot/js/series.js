@@ -61,9 +61,6 @@ export class SeriesRing {
     return lo;
   }
 
-  /** How many points lie in [t0, t1]. */
-  countBetween(t0, t1) { return this.indexAtOrAfter(t1 + 1e-9) - this.indexAtOrAfter(t0); }
-
   /**
    * uPlot data for [t0, t1] with at most about 2 × `buckets` points: raw when that few, otherwise the minimum and
    * maximum of each column in each time bucket (so peaks survive). A pause longer than `gapS` becomes a break.

@@ -200,7 +200,6 @@ export class PilotView {
         reply = await this.live.request({ type: 'command', action, parameters: this.parameters(action), drone_id: droneId }, 90000);
       }
       this.showReply(action, reply);
-      this.store.emit('control-maybe-changed');
     } catch (e) {
       this.show(`${action}: ${e.message}`, false);
     }
