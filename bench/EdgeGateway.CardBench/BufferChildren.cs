@@ -184,8 +184,9 @@ internal static class BufferChildren
         using var store = RecordStore.Open(options.DatabasePath, TimeSpan.FromSeconds(5), TimeProvider.System, out _);
         sw.Restart();
         // The buffer's own eviction path (oldest first, a gap record per stream, then incremental vacuum and a
-        // WAL truncate): it deletes by bytes, so ask for 90 % of the live bytes and report the count it took.
-        store.Evict((long)(store.UsedBytes() * 0.9), null, EvictionReason.Budget, DateTimeOffset.UtcNow, out var evicted);
+        // WAL truncate). It frees by its row estimate (payload + 40 B), so ask for exactly n - keep rows' worth.
+        var rowBytes = Payload(1).Length + 40;
+        store.Evict(((long)(n - keep) * rowBytes) - 1, null, EvictionReason.Budget, DateTimeOffset.UtcNow, out var evicted);
         store.Compact();
         var deleteSecondsOurs = sw.Elapsed.TotalSeconds;
         var afterDeleteOurs = DirBytes(options.DataDirectory);

@@ -52,16 +52,25 @@ internal static class BufferPart
         var cells = new Dictionary<string, string>();
         foreach (var impl in new[] { "ours", "ours-full", "litedb" })
         {
-            var log = Path.Combine(root, $"strace-{impl}.txt");
-            var r = await RunChildAsync(Self(["buf-append", impl, Path.Combine(root, "fsync-" + impl), N(o.StraceRecords), "0"], strace,
-                ["-f", "-c", "-e", "trace=fsync,fdatasync", "-o", log])).ConfigureAwait(false);
-            var syncs = ParseStraceCalls(await File.ReadAllTextAsync(log).ConfigureAwait(false));
-            var commits = r.D("commits");
-            cells[impl] = Inv($"{syncs / Math.Max(1, commits):0.00} ({syncs} syncs / {commits:0} commits)");
+            // Open + close alone (0 records) is the baseline; the difference is what the commits cost.
+            var baseline = await StraceAppendAsync(strace, root, impl, 0).ConfigureAwait(false);
+            var (syncs, commits) = await StraceAppendAsync(strace, root, impl, o.StraceRecords).ConfigureAwait(false);
+            var net = syncs - baseline.Syncs;
+            cells[impl] = Inv($"{net / Math.Max(1, commits):0.00} ({syncs} syncs - {baseline.Syncs} for open+close, {commits:0} commits)");
         }
 
         table.Add("Buffer", Inv($"fsync+fdatasync per commit (strace -f -c, {o.StraceRecords:N0} records)"), $"NORMAL {cells["ours"]}; FULL {cells["ours-full"]}", cells["litedb"],
             "ours: NORMAL syncs at WAL checkpoints only (telemetry), FULL on every commit (events, commands)");
+    }
+
+    private static async Task<(long Syncs, double Commits)> StraceAppendAsync(string strace, string root, string impl, int records)
+    {
+        var log = Path.Combine(root, $"strace-{impl}-{records}.txt");
+        var dir = Path.Combine(root, $"fsync-{impl}-{records}");
+        var r = await RunChildAsync(Self(["buf-append", impl, dir, N(records), "0"], strace,
+            ["-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync", "-o", log])).ConfigureAwait(false);
+        Directory.Delete(dir, true);
+        return (ParseStraceCalls(await File.ReadAllTextAsync(log).ConfigureAwait(false)), r.D("commits"));
     }
 
     internal static long ParseStraceCalls(string summary)

@@ -64,7 +64,7 @@ public sealed record Options(
     public const string Usage = """
         usage: EdgeGateway.CardBench [--only mqtt,buffer,serial] [--mosq PATH_TO_bench_mosq]
                [--n 50000] [--reps 3] [--windows 20,100] [--size 64]            (mqtt)
-               [--append 200000] [--records 1000000] [--rounds 10] [--strace-records 20000]   (buffer)
+               [--append 200000] [--records 1000000] [--rounds 10] [--strace-records 100000]   (buffer)
                [--serial-seconds 10]                                           (serial)
                [--seed N]  (kill -9 timing; default EDGEGW_TEST_SEED or random, always printed)
         """;
@@ -93,7 +93,7 @@ public sealed record Options(
 
         return new Options(parts, d.GetValueOrDefault("mosq"), I("n", 50_000), I("reps", 3),
             d.GetValueOrDefault("windows", "20,100").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(), I("size", 64),
-            I("append", 200_000), I("records", 1_000_000), I("rounds", 10), I("strace-records", 20_000), I("serial-seconds", 10), seed);
+            I("append", 200_000), I("records", 1_000_000), I("rounds", 10), I("strace-records", 100_000), I("serial-seconds", 10), seed);
     }
 }
 
