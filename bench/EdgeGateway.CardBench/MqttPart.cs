@@ -184,6 +184,17 @@ internal static partial class MqttPart
     [DllImport("libc", EntryPoint = "getrusage", SetLastError = true)]
     private static extern int GetRUsage(int who, out RUsage usage);
 
+    /// <summary>Voluntary and involuntary context switches of this process, every thread that ever ran (RUSAGE_SELF).</summary>
+    internal static (long Voluntary, long Involuntary) SelfContextSwitches()
+    {
+        if (GetRUsage(0, out var u) != 0)
+        {
+            throw new InvalidOperationException("getrusage failed");
+        }
+
+        return (u.Rest[12], u.Rest[13]); // ru_nvcsw, ru_nivcsw (after maxrss … nsignals)
+    }
+
     /// <summary>User+system CPU of every child this process has waited for (RUSAGE_CHILDREN).</summary>
     internal static TimeSpan ChildrenCpu()
     {

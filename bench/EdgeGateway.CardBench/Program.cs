@@ -182,35 +182,6 @@ internal static class Proc
         return 0;
     }
 
-    /// <summary>Voluntary + involuntary context switches of every thread of this process.</summary>
-    public static (long Voluntary, long Involuntary) ContextSwitches()
-    {
-        long v = 0, nv = 0;
-        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
-        {
-            try
-            {
-                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
-                {
-                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal))
-                    {
-                        v += long.Parse(line.Split('\t', ' ').Last(), CultureInfo.InvariantCulture);
-                    }
-                    else if (line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
-                    {
-                        nv += long.Parse(line.Split('\t', ' ').Last(), CultureInfo.InvariantCulture);
-                    }
-                }
-            }
-            catch (IOException)
-            {
-                // the thread exited while we read it
-            }
-        }
-
-        return (v, nv);
-    }
-
     public static long DirBytes(string dir) => Directory.EnumerateFiles(dir).Sum(f => new FileInfo(f).Length);
 
     public static string Mb(double bytes) => Inv($"{bytes / 1024 / 1024:0.0} MB");

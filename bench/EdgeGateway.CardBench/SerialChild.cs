@@ -131,7 +131,7 @@ internal static class SerialChild
         {
             if (line == "MARK")
             {
-                var (v, nv) = ContextSwitches();
+                var (v, nv) = MqttPart.SelfContextSwitches();
                 Say(Inv($"MARK cpu_us={Environment.CpuUsage.TotalTime.TotalMicroseconds:0} ctxv={v} ctxnv={nv} bytes={bytesRead()} readings={Interlocked.Read(ref sink.Readings)} t_ms={clock.Elapsed.TotalMilliseconds:0}"));
             }
         }

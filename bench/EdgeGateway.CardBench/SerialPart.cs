@@ -36,9 +36,10 @@ internal static class SerialPart
         var pe = results["ports-event"];
         table.Add("Serial", Inv($"CPU reading 115200-baud NMEA, {s} s (% of one core, child process)"), Inv($"{ours.ReadCpu:0.00} % ({ours.Bytes:N0} B, {ours.Readings} fixes)"),
             Inv($"BaseStream {ps.ReadCpu:0.00} % ({ps.ReadCpu / ours.ReadCpu:0.0}×); DataReceived {pe.ReadCpu:0.00} % ({pe.ReadCpu / ours.ReadCpu:0.0}×)"), "same NMEA driver behind each port; the writer is the parent");
+        table.Add("Serial", Inv($"context switches while reading, {s} s (whole process)"), Inv($"{ours.ReadCtx:N0}"), Inv($"BaseStream {ps.ReadCtx:N0}; DataReceived {pe.ReadCtx:N0}"), "");
         table.Add("Serial", Inv($"idle CPU, port open, no data, {s} s"), Inv($"{ours.IdleCpu:0.00} %"), Inv($"BaseStream {ps.IdleCpu:0.00} %; DataReceived {pe.IdleCpu:0.00} %"), "");
-        table.Add("Serial", Inv($"context switches while idle, {s} s (all threads)"), Inv($"{ours.IdleCtx:N0}"), Inv($"BaseStream {ps.IdleCtx:N0}; DataReceived {pe.IdleCtx:N0}"),
-            "/proc/PID/task/*/status voluntary+nonvoluntary");
+        table.Add("Serial", Inv($"context switches while idle, {s} s (whole process)"), Inv($"{ours.IdleCtx:N0}"), Inv($"BaseStream {ps.IdleCtx:N0}; DataReceived {pe.IdleCtx:N0}"),
+            "getrusage(RUSAGE_SELF) ru_nvcsw+ru_nivcsw of the child: every thread, also exited ones");
         table.Add("Serial", "unplug (pty closed): what it reports, after", ours.Unplug, $"BaseStream: {ps.Unplug}; DataReceived: {pe.Unplug}", "waited up to 5 s");
         table.Add("Serial", "device missing at open", MissingOurs(), MissingPorts(), "/dev/ttyEGW-missing");
     }
