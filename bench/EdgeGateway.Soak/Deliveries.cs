@@ -10,6 +10,7 @@ public sealed class Deliveries(string sink)
     private readonly Lock _gate = new();
     private readonly List<(long Seq, string Stream, long At)> _arrivals = new(1 << 16);
     private readonly HashSet<long> _seen = [];
+    private readonly List<Gap> _gaps = [];
 
     public string Sink { get; } = sink;
 
@@ -41,6 +42,36 @@ public sealed class Deliveries(string sink)
         }
     }
 
+    /// <summary>Gap records this consumer got: they cover evicted records even after the store evicted the gap record too.</summary>
+    public List<Gap> Gaps()
+    {
+        lock (_gate)
+        {
+            return [.. _gaps];
+        }
+    }
+
+    private void AddGap(string stream, string payloadJson)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(payloadJson);
+            var p = doc.RootElement;
+            if (p.ValueKind == JsonValueKind.Object && p.TryGetProperty("from_seq", out var from) && from.ValueKind == JsonValueKind.Number)
+            {
+                var gap = new Gap(stream, from.GetInt64(), p.GetProperty("to_seq").GetInt64(),
+                    p.TryGetProperty("count", out var c) ? c.GetInt64() : 0, p.TryGetProperty("reason", out var r) ? r.GetString() ?? "" : "");
+                lock (_gate)
+                {
+                    _gaps.Add(gap);
+                }
+            }
+        }
+        catch (JsonException)
+        {
+        }
+    }
+
     public List<(long Seq, string Stream, long At)> Snapshot()
     {
         lock (_gate)
@@ -64,6 +95,10 @@ public sealed class Deliveries(string sink)
             if (root.TryGetProperty("seq", out var seq) && root.TryGetProperty("stream", out var stream))
             {
                 Add(seq.GetInt64(), stream.GetString() ?? "");
+                if (root.TryGetProperty("kind", out var kind) && kind.GetString() == "gap" && root.TryGetProperty("payload", out var payload))
+                {
+                    AddGap(stream.GetString() ?? "", payload.GetRawText());
+                }
             }
         }
         catch (JsonException)
@@ -79,10 +114,15 @@ public sealed class Deliveries(string sink)
             return;
         }
 
-        var parts = line.Split(' ', 3);
-        if (parts.Length >= 2 && long.TryParse(parts[0].AsSpan(gatewayId.Length + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
+        var parts = line.Split(' ', 4);
+        if (parts.Length >= 3 && long.TryParse(parts[0].AsSpan(gatewayId.Length + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
         {
             Add(seq, parts[1]);
+            var brace = line.IndexOf('{', StringComparison.Ordinal);
+            if (parts[2] == "gap" && brace > 0)
+            {
+                AddGap(parts[1], line[brace..]);
+            }
         }
     }
 }

@@ -422,7 +422,8 @@ public static class SoakRun
         var snapshots = sinks.Select(s => (s.Sink, Arrivals: s.Snapshot())).ToList();
         var first = store.Records.Keys.Concat(store.Gaps.Select(g => g.From)).Concat(snapshots.SelectMany(s => s.Arrivals.Select(a => a.Seq)))
             .DefaultIfEmpty(watermark + 1).Min();
-        var gaps = store.Gaps.Where(g => g.Reason != "intake_full").OrderBy(g => g.From).ToList();
+        // Gap records from the store and from what the consumers got (a delivered gap record may be evicted since).
+        var gaps = store.Gaps.Concat(sinks.SelectMany(s => s.Gaps())).Where(g => g.Reason != "intake_full").Distinct().OrderBy(g => g.From).ToList();
         var reports = new List<SinkReport>();
         foreach (var (sink, arrivals) in snapshots)
         {
@@ -447,10 +448,10 @@ public static class SoakRun
                     report.LostUncovered++;
                     if (report.Examples.Count < 10)
                     {
-                        var near = gaps.Where(g => Math.Abs(g.From - s) < 5000 || Math.Abs(g.To - s) < 5000).Take(3)
+                        var near = gaps.Where(g => Math.Abs(g.From - s) < 5000 || Math.Abs(g.To - s) < 5000).Take(6)
                             .Select(g => $"gap {g.Stream} {g.From}..{g.To} n={g.Count} {g.Reason}");
-                        var prev = store.Records.Keys.Where(k => k < s).DefaultIfEmpty(0).Max();
-                        report.Examples.Add($"seq {s} not delivered, not stored, no gap; previous stored {prev}; {string.Join("; ", near)}");
+                        report.Examples.Add($"seq {s} not delivered, not stored, no gap; {string.Join("; ", near)}; " +
+                            $"delivered just before: {string.Join(",", arrivals.Where(a => a.Seq < s && a.Seq > s - 4).Select(a => $"{a.Seq} {a.Stream}"))}");
                     }
                 }
             }
