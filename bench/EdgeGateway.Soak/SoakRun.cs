@@ -420,10 +420,10 @@ public static class SoakRun
     public static List<SinkReport> Reconcile(StoreContents store, long watermark, IReadOnlyList<Deliveries> sinks, List<long> epochStarts)
     {
         var snapshots = sinks.Select(s => (s.Sink, Arrivals: s.Snapshot())).ToList();
-        var first = store.Records.Keys.Concat(store.Gaps.Select(g => g.From)).Concat(snapshots.SelectMany(s => s.Arrivals.Select(a => a.Seq)))
-            .DefaultIfEmpty(watermark + 1).Min();
         // Gap records from the store and from what the consumers got (a delivered gap record may be evicted since).
         var gaps = store.Gaps.Concat(sinks.SelectMany(s => s.Gaps())).Where(g => g.Reason != "intake_full").Distinct().OrderBy(g => g.From).ToList();
+        var first = store.Records.Keys.Concat(gaps.Select(g => g.From)).Concat(snapshots.SelectMany(s => s.Arrivals.Select(a => a.Seq)))
+            .DefaultIfEmpty(watermark + 1).Min();
         var reports = new List<SinkReport>();
         foreach (var (sink, arrivals) in snapshots)
         {
