@@ -34,6 +34,11 @@ public sealed class SerialSensorSimulator : IAsyncDisposable
     private readonly SimulatedLineSensor _line = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
+    private readonly Lock _ports = new();
+    private PseudoTerminal _gpsPort;
+    private PseudoTerminal _linePort;
+    private PseudoTerminal _tfminiPort;
+    private readonly HashSet<string> _unplugged = new(StringComparer.Ordinal);
 
     public SerialSensorSimulator(IPositionSource position, SerialSensorSimulatorOptions? options = null, TimeProvider? time = null)
     {
@@ -43,16 +48,92 @@ public sealed class SerialSensorSimulator : IAsyncDisposable
         _gps = new SimulatedGps(position, _options.OriginLatDeg, _options.OriginLonDeg, _options.OriginAltM);
         _tfmini = new SimulatedTfmini(position);
         var dir = _options.LinkDirectory;
-        Gps = PseudoTerminal.Open(dir is null ? null : Path.Combine(dir, "gps0"));
-        LineSensor = PseudoTerminal.Open(dir is null ? null : Path.Combine(dir, "air0"));
-        Tfmini = PseudoTerminal.Open(dir is null ? null : Path.Combine(dir, "tfmini0"));
+        _gpsPort = PseudoTerminal.Open(dir is null ? null : Path.Combine(dir, GpsId));
+        _linePort = PseudoTerminal.Open(dir is null ? null : Path.Combine(dir, LineSensorId));
+        _tfminiPort = PseudoTerminal.Open(dir is null ? null : Path.Combine(dir, TfminiId));
     }
 
-    public PseudoTerminal Gps { get; }
+    public const string GpsId = "gps0";
 
-    public PseudoTerminal LineSensor { get; }
+    public const string LineSensorId = "air0";
 
-    public PseudoTerminal Tfmini { get; }
+    public const string TfminiId = "tfmini0";
+
+    public PseudoTerminal Gps => Volatile.Read(ref _gpsPort);
+
+    public PseudoTerminal LineSensor => Volatile.Read(ref _linePort);
+
+    public PseudoTerminal Tfmini => Volatile.Read(ref _tfminiPort);
+
+    /// <summary>
+    /// Pulls the USB adapter of <paramref name="id"/> (<c>gps0</c>, <c>air0</c> or <c>tfmini0</c>): the pty closes, so a
+    /// reader gets EIO, and its symlink disappears. Needs <see cref="SerialSensorSimulatorOptions.LinkDirectory"/>, since a
+    /// replugged adapter gets a new <c>/dev/pts/N</c> and only the link stays the same. False if it was already unplugged.
+    /// </summary>
+    public bool Unplug(string id)
+    {
+        lock (_ports)
+        {
+            var port = PortOf(id);
+            if (port.LinkPath is null)
+            {
+                throw new InvalidOperationException("unplug needs a LinkDirectory: a replugged pty gets a new path");
+            }
+
+            if (!_unplugged.Add(id))
+            {
+                return false;
+            }
+
+            port.Dispose();
+            return true;
+        }
+    }
+
+    /// <summary>Plugs <paramref name="id"/> back in: a new pty behind the same symlink. False if it was not unplugged.</summary>
+    public bool Replug(string id)
+    {
+        lock (_ports)
+        {
+            var old = PortOf(id);
+            if (!_unplugged.Remove(id))
+            {
+                return false;
+            }
+
+            var port = PseudoTerminal.Open(old.LinkPath);
+            switch (id)
+            {
+                case GpsId: Volatile.Write(ref _gpsPort, port); break;
+                case LineSensorId: Volatile.Write(ref _linePort, port); break;
+                default: Volatile.Write(ref _tfminiPort, port); break;
+            }
+
+            return true;
+        }
+    }
+
+    private PseudoTerminal PortOf(string id) => id switch
+    {
+        GpsId => _gpsPort,
+        LineSensorId => _linePort,
+        TfminiId => _tfminiPort,
+        _ => throw new ArgumentException($"unknown sensor \"{id}\" (gps0, air0 or tfmini0)", nameof(id)),
+    };
+
+    /// <summary>Writes to <paramref name="id"/>'s pty unless it is unplugged (the device has no power then).</summary>
+    private void WriteTo(string id, string text) => WriteTo(id, System.Text.Encoding.ASCII.GetBytes(text));
+
+    private void WriteTo(string id, byte[] data)
+    {
+        lock (_ports)
+        {
+            if (!_unplugged.Contains(id))
+            {
+                PortOf(id).Write(data);
+            }
+        }
+    }
 
     /// <summary>Open this as an NMEA sensor (any baud rate; a pty ignores it).</summary>
     public string GpsDevicePath => Gps.DevicePath;
@@ -70,11 +151,11 @@ public sealed class SerialSensorSimulator : IAsyncDisposable
         {
             foreach (var sentence in _gps.Epoch(now))
             {
-                Gps.Write(sentence);
+                WriteTo(GpsId, sentence);
             }
         }));
-        _loops.Add(Loop(_options.LineInterval, now => LineSensor.Write(_line.Line(now))));
-        _loops.Add(Loop(_options.TfminiInterval, _ => Tfmini.Write(_tfmini.Frame())));
+        _loops.Add(Loop(_options.LineInterval, now => WriteTo(LineSensorId, _line.Line(now))));
+        _loops.Add(Loop(_options.TfminiInterval, _ => WriteTo(TfminiId, _tfmini.Frame())));
     }
 
     private async Task Loop(TimeSpan interval, Action<DateTimeOffset> tick)

@@ -20,6 +20,7 @@ public sealed class SimulationEnvironment : IAsyncDisposable
     private readonly TelloFleetSimulator _fleet;
     private readonly SerialSensorSimulator? _serial;
     private readonly ILoggerFactory _loggers;
+    private SimulatorControl? _control;
 
     private SimulationEnvironment(TelloFleetSimulator fleet, SerialSensorSimulator? serial, ILoggerFactory loggers)
     {
@@ -83,6 +84,9 @@ public sealed class SimulationEnvironment : IAsyncDisposable
 
         // Serial sensors on pseudo-terminals: a GPS that follows the first drone, an air-quality line
         // sensor and a TFmini range finder. The gateway reads them through its real serial code.
+        // With a control socket the sensors sit behind stable symlinks (<socket>.tty/gps0 …), as udev's by-id links do,
+        // so that an unplugged and replugged adapter (a new /dev/pts/N) is found again at the same path.
+        var controlSocket = configuration["Simulator:ControlSocket"];
         SerialSensorSimulator? serial = null;
         if (configuration.GetValue("Simulator:SerialSensors", true))
         {
@@ -91,11 +95,26 @@ public sealed class SimulationEnvironment : IAsyncDisposable
             {
                 var s = drone.Snapshot;
                 return (s.XCm, s.YCm, s.HeightCm);
-            }));
+            }), new SerialSensorSimulatorOptions { LinkDirectory = string.IsNullOrEmpty(controlSocket) ? null : controlSocket + ".tty" });
             serial.Start();
         }
 
-        return new SimulationEnvironment(fleet, serial, loggers);
+        var environment = new SimulationEnvironment(fleet, serial, loggers);
+        if (!string.IsNullOrEmpty(controlSocket))
+        {
+            try
+            {
+                environment._control = SimulatorControl.Start(controlSocket, fleet.Drones, serial);
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException)
+            {
+                await Console.Error.WriteLineAsync($"edge-gateway: Simulator:ControlSocket: cannot listen on {controlSocket}: {ex.Message}").ConfigureAwait(false);
+                await environment.DisposeAsync().ConfigureAwait(false);
+                return null;
+            }
+        }
+
+        return environment;
     }
 
     /// <summary>
@@ -211,6 +230,11 @@ public sealed class SimulationEnvironment : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_control is not null)
+        {
+            await _control.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (_serial is not null)
         {
             await _serial.DisposeAsync().ConfigureAwait(false);
