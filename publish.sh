@@ -2,8 +2,14 @@
 # Builds a self-contained single-file release: ./publish.sh [RID]   (default linux-arm64)
 # Output: artifacts/publish/RID/ (binary, appsettings.json, unit, install.sh, README) and a .tar.gz beside it.
 # PUBLISH_OUT=DIR puts the release folder elsewhere.
+# ./publish.sh --deb [RID] also builds artifacts/edge-gateway_<version>_<arch>.deb (scripts/build-deb.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
+deb=false
+if [ "${1:-}" = "--deb" ]; then
+  deb=true
+  shift
+fi
 rid="${1:-linux-arm64}"
 case "$rid" in
   linux-arm64|linux-x64|linux-arm|linux-musl-x64|linux-musl-arm64) ;;
@@ -26,3 +32,6 @@ cp systemd/edge-gateway.service systemd/install.sh README.md "$out/"
 tarball="$(dirname "$out")/edge-gateway-$rid.tar.gz"
 tar -C "$(dirname "$out")" -czf "$tarball" "$(basename "$out")"
 echo "publish.sh: $out/edge-gateway ($(du -h "$out/edge-gateway" | cut -f1)) and $tarball"
+if [ "$deb" = true ]; then
+  scripts/build-deb.sh "$rid" "$out"
+fi
