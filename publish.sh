@@ -29,6 +29,10 @@ fi
 rm -f "$out"/*.pdb "$out"/*.staticwebassets.endpoints.json "$out"/EdgeGateway.Simulator.runtimeconfig.json
 cp config/appsettings.json "$out/appsettings.json"
 cp systemd/edge-gateway.service systemd/install.sh README.md "$out/"
+# The unit denies writable executable memory; a JIT or ReadyToRun build needs the drop-in that allows it.
+if [ "$(scripts/binary-flavour.sh "$out/edge-gateway")" = jit ]; then
+  cp packaging/systemd-jit.conf "$out/jit.conf"
+fi
 tarball="$(dirname "$out")/edge-gateway-$rid.tar.gz"
 tar -C "$(dirname "$out")" -czf "$tarball" "$(basename "$out")"
 echo "publish.sh: $out/edge-gateway ($(du -h "$out/edge-gateway" | cut -f1)) and $tarball"
