@@ -62,6 +62,7 @@ packages=()
 command -v file >/dev/null || packages+=(file)
 command -v python3 >/dev/null || packages+=(python3)
 python3 -c "import aiohttp" 2>/dev/null || /usr/bin/python3 -c "import aiohttp" 2>/dev/null || packages+=(python3-aiohttp)
+/usr/bin/python3 -c "import seccomp" 2>/dev/null || packages+=(python3-seccomp)
 case " $rids " in
   *" linux-arm64 "*)
     command -v qemu-aarch64-static >/dev/null || packages+=(qemu-user-static)
@@ -170,6 +171,10 @@ for rid in $rids; do
       x64_binary="$binary"
       new_temp
       DOTNET_BUNDLE_EXTRACT_BASE_DIR="$REPLY" smoke "x64" "$binary"
+      # The unit's SystemCallFilter= as systemd applies it (libseccomp, refused calls fail with EPERM).
+      new_temp
+      DOTNET_BUNDLE_EXTRACT_BASE_DIR="$REPLY" smoke "x64 under the unit's SystemCallFilter" \
+        /usr/bin/python3 scripts/release/under-syscall-filter.py systemd/edge-gateway.service -- "$binary"
       ;;
     linux-arm64)
       # qemu-user has no binfmt registration here, so it is called directly; -L / finds Debian's multiarch arm64
