@@ -66,6 +66,8 @@ sed -e "s/@VERSION@/$version/" -e "s/@COMMIT@/$commit/" -e "s/@DATE@/$(LC_ALL=C 
   packaging/debian/changelog.in | gzip -9n > "$doc/changelog.gz"
 chmod 0644 "$doc/changelog.gz"
 
+install -d -m 0755 "$root/usr/share/lintian/overrides"
+install -m 0644 packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/edge-gateway"
 for script in postinst prerm postrm; do
   install -m 0755 "packaging/debian/$script" "$root/DEBIAN/$script"
 done
