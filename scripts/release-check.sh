@@ -47,6 +47,8 @@ cleanup() {
   done
 }
 trap cleanup EXIT
+# A timeout (CI's 90 minutes) or Ctrl-C still purges the package and stops the daemon.
+trap 'echo "release-check: FAIL  interrupted" >&2; exit 143' TERM INT
 
 # A fresh temporary directory in $REPLY, removed on exit (not in $(...): a subshell would lose the list).
 new_temp() {
