@@ -5,7 +5,8 @@
 # runs the installed binary as the service user, finds it with avahi-browse, and purges it again.
 #   scripts/release-check.sh            (as root: it installs what it needs and the package; allow ~90 minutes)
 # RELEASE_CHECK_RIDS="linux-x64" limits the architectures (default: "linux-x64 linux-arm64");
-# RELEASE_CHECK_DEB=0 leaves out the package steps. One line per step; the first failure stops it with the reason
+# RELEASE_CHECK_DEB=0 leaves out the package steps; RELEASE_CHECK_REUSE=1 reuses the binaries and the .deb of the
+# previous run (artifacts/release-check) instead of publishing again, to re-run the later steps. One line per step; the first failure stops it with the reason
 # and the log to read. Logs: artifacts/release-check/logs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,23 +57,31 @@ new_temp() {
   temp_dirs+=("$REPLY")
 }
 
-rm -rf "$work"
+reuse="${RELEASE_CHECK_REUSE:-0}"
+if [ "$reuse" = 1 ]; then
+  rm -rf "$logs"
+else
+  rm -rf "$work"
+fi
 mkdir -p "$logs"
 
 # --- 1. Tools and peers. As root they are installed; otherwise the exact command is printed. -------------------
 packages=()
 command -v file >/dev/null || packages+=(file)
-command -v python3 >/dev/null || packages+=(python3)
-python3 -c "import aiohttp" 2>/dev/null || /usr/bin/python3 -c "import aiohttp" 2>/dev/null || packages+=(python3-aiohttp)
-/usr/bin/python3 -c "import seccomp" 2>/dev/null || packages+=(python3-seccomp)
+# Debian's python3 sees apt's modules; a python3 earlier on PATH (pyenv) may not.
+python=/usr/bin/python3
+[ -x "$python" ] || packages+=(python3)
+"$python" -c "import aiohttp" 2>/dev/null || packages+=(python3-aiohttp)
+"$python" -c "import seccomp" 2>/dev/null || packages+=(python3-seccomp)
 case " $rids " in
   *" linux-arm64 "*)
     command -v qemu-aarch64-static >/dev/null || packages+=(qemu-user-static)
-    # The arm64 loader and the C/C++ runtime the .NET host links against; libssl3:arm64 is left out on purpose
-    # (the smoke shows that a gateway without TLS runs without it).
+    # The arm64 loader, the C/C++ runtime the .NET host links against, and libssl: the runtime aborts at start
+    # without it (docs/operations.md, "The Debian package and the unit").
     [ -e /lib/ld-linux-aarch64.so.1 ] || packages+=(libc6:arm64)
     [ -e /usr/lib/aarch64-linux-gnu/libstdc++.so.6 ] || packages+=(libstdc++6:arm64)
     [ -e /usr/lib/aarch64-linux-gnu/libgcc_s.so.1 ] || packages+=(libgcc-s1:arm64)
+    [ -e /usr/lib/aarch64-linux-gnu/libssl.so.3 ] || packages+=(libssl3:arm64)
     ;;
 esac
 if [ "$check_deb" = 1 ]; then
@@ -114,14 +123,14 @@ smoke() {
     new_temp
     data="$REPLY"
   fi
-  read -r http state sim < <(python3 scripts/release/free-ports.py 1 2)
+  read -r http state sim < <("$python" scripts/release/free-ports.py 1 2)
   "$@" --simulate --data-dir "$data" --urls "http://127.0.0.1:$http" \
     --Simulator:Address=127.0.0.1 "--Simulator:CommandPort=$sim" --Drones:CommandPort=0 "--Drones:StatePort=$state" \
     >"$logs/$name.log" 2>&1 &
   daemon_pid=$!
   local token_args=()
   [ -z "${SMOKE_TOKEN:-}" ] || token_args=(--token "$SMOKE_TOKEN")
-  if ! python3 scripts/release/smoke.py "http://127.0.0.1:$http" --deadline "${SMOKE_DEADLINE:-120}" "${token_args[@]}" \
+  if ! "$python" scripts/release/smoke.py "http://127.0.0.1:$http" --deadline "${SMOKE_DEADLINE:-120}" "${token_args[@]}" \
       >"$logs/$name.smoke.log" 2>&1; then
     fail "$name smoke: $(grep -m1 'FAILED' "$logs/$name.smoke.log" || tail -n1 "$logs/$name.smoke.log") (daemon log: $logs/$name.log)"
   fi
@@ -150,7 +159,9 @@ for rid in $rids; do
   if [ "$rid" = linux-x64 ] && [ "$check_deb" = 1 ]; then
     publish_args=(--deb "$rid")
   fi
-  if ! PUBLISH_OUT="$out" DEB_OUT="$work" ./publish.sh "${publish_args[@]}" >"$logs/publish-$rid.log" 2>&1; then
+  if [ "$reuse" = 1 ] && [ -x "$out/edge-gateway" ]; then
+    echo "reused by RELEASE_CHECK_REUSE=1" >"$logs/publish-$rid.log"
+  elif ! PUBLISH_OUT="$out" DEB_OUT="$work" ./publish.sh "${publish_args[@]}" >"$logs/publish-$rid.log" 2>&1; then
     fail "./publish.sh ${publish_args[*]}: $(tail -n1 "$logs/publish-$rid.log") (log: $logs/publish-$rid.log)"
   fi
   binary="$out/edge-gateway"
@@ -176,7 +187,7 @@ for rid in $rids; do
       # The unit's SystemCallFilter= as systemd applies it (libseccomp, refused calls fail with EPERM).
       new_temp
       DOTNET_BUNDLE_EXTRACT_BASE_DIR="$REPLY" smoke "x64 under the unit's SystemCallFilter" \
-        /usr/bin/python3 scripts/release/under-syscall-filter.py systemd/edge-gateway.service -- "$binary"
+        "$python" scripts/release/under-syscall-filter.py systemd/edge-gateway.service -- "$binary"
       ;;
     linux-arm64)
       # qemu-user has no binfmt registration here, so it is called directly; -L / finds Debian's multiarch arm64
@@ -186,11 +197,6 @@ for rid in $rids; do
       new_temp
       env_args=(DOTNET_BUNDLE_EXTRACT_BASE_DIR="$REPLY")
       [ "$flavour" = aot ] || env_args+=(DOTNET_EnableWriteXorExecute=0)
-      if ls /usr/lib/aarch64-linux-gnu/libssl.so.* >/dev/null 2>&1; then
-        note "arm64: libssl is installed for arm64 here, so this run does not show that the gateway starts without it"
-      else
-        note "arm64: no arm64 libssl on this machine: the smoke shows a gateway without TLS runs without libssl"
-      fi
       SMOKE_DEADLINE=600 smoke "arm64 (qemu-user, $flavour)" env "${env_args[@]}" qemu-aarch64-static -L / "$binary"
       ;;
     *) note "$rid: published, no way to run it here" ;;
