@@ -224,7 +224,11 @@ lintian --info "$deb" >"$logs/lintian.log" 2>&1 || true
 errors="$(grep -c '^E: ' "$logs/lintian.log" || true)"
 warnings="$(grep -c '^W: ' "$logs/lintian.log" || true)"
 [ "$errors" -eq 0 ] || fail "lintian: $errors errors, first: $(grep -m1 '^E: ' "$logs/lintian.log")"
-ok "lintian: no errors, $warnings warnings ($(grep '^W: ' "$logs/lintian.log" | awk '{print $3}' | sort -u | tr '\n' ' '); accepted ones: docs/operations.md)"
+if [ "$warnings" -eq 0 ]; then
+  ok "lintian: no errors, no warnings"
+else
+  ok "lintian: no errors, $warnings warnings: $(grep '^W: ' "$logs/lintian.log" | awk '{print $3}' | sort -u | tr '\n' ' ')(see docs/operations.md)"
+fi
 
 dpkg -i "$deb" >"$logs/dpkg-install.log" 2>&1 || { installed=1; fail "dpkg -i $(basename "$deb"): $(tail -n1 "$logs/dpkg-install.log")"; }
 installed=1
@@ -308,7 +312,7 @@ done
 [ -n "$found" ] || fail "avahi-browse -rt _edge-gateway._tcp found nothing (log: $logs/avahi.log)"
 version="$(dpkg-deb -f "$deb" Version)"
 grep -q "version=$version" <<<"$found" || fail "avahi-browse: TXT lacks version=$version: $found"
-ok "avahi-browse: $(cut -d';' -f4 <<<"$found") at $(cut -d';' -f7 <<<"$found"):$(cut -d';' -f9 <<<"$found") with version=$version"
+ok "avahi-browse: \"$(cut -d';' -f4 <<<"$found" | sed 's/\\032/ /g')\" at $(cut -d';' -f7 <<<"$found"):$(cut -d';' -f9 <<<"$found") with version=$version"
 
 # Purge: nothing left but the system user (Debian practice: a uid is not handed back; see docs/operations.md).
 dpkg --purge edge-gateway >"$logs/dpkg-purge.log" 2>&1 || fail "dpkg --purge edge-gateway: $(tail -n1 "$logs/dpkg-purge.log")"
