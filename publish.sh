@@ -2,8 +2,14 @@
 # Builds a self-contained single-file release: ./publish.sh [RID]   (default linux-arm64)
 # Output: artifacts/publish/RID/ (binary, appsettings.json, unit, install.sh, README) and a .tar.gz beside it.
 # PUBLISH_OUT=DIR puts the release folder elsewhere.
+# ./publish.sh --deb [RID] also builds artifacts/edge-gateway_<version>_<arch>.deb (scripts/build-deb.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
+deb=false
+if [ "${1:-}" = "--deb" ]; then
+  deb=true
+  shift
+fi
 rid="${1:-linux-arm64}"
 case "$rid" in
   linux-arm64|linux-x64|linux-arm|linux-musl-x64|linux-musl-arm64) ;;
@@ -23,6 +29,13 @@ fi
 rm -f "$out"/*.pdb "$out"/*.staticwebassets.endpoints.json "$out"/EdgeGateway.Simulator.runtimeconfig.json
 cp config/appsettings.json "$out/appsettings.json"
 cp systemd/edge-gateway.service systemd/install.sh README.md "$out/"
+# The unit denies writable executable memory; a JIT or ReadyToRun build needs the drop-in that allows it.
+if [ "$(scripts/binary-flavour.sh "$out/edge-gateway")" = jit ]; then
+  cp packaging/systemd-jit.conf "$out/jit.conf"
+fi
 tarball="$(dirname "$out")/edge-gateway-$rid.tar.gz"
 tar -C "$(dirname "$out")" -czf "$tarball" "$(basename "$out")"
 echo "publish.sh: $out/edge-gateway ($(du -h "$out/edge-gateway" | cut -f1)) and $tarball"
+if [ "$deb" = true ]; then
+  scripts/build-deb.sh "$rid" "$out"
+fi

@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Real peers used by the tests: the MQTT broker and its clients, socat and gpsd for serial, the
 # Python aiohttp client that the existing agent backend uses against port 3002, and Debian's Chromium
-# that Playwright drives for the field console (Playwright cannot download its own browser here).
+# that Playwright drives for the field console (Playwright cannot download its own browser here),
+# promtool (Debian's prometheus, about 25 s to install) to lint /metrics, systemd-analyze for the unit, and
+# avahi-daemon for the DTD that the Avahi service file is validated against.
 # Each entry: the command the tests run (or py.MODULE for a Python module), then the Debian package.
 peers=(
   "mosquitto:mosquitto"
@@ -17,6 +19,9 @@ peers=(
   "python3:python3"
   "py.aiohttp:python3-aiohttp"
   "chromium:chromium"
+  "promtool:prometheus"
+  "systemd-analyze:systemd"
+  "avahi-daemon:avahi-daemon"
 )
 missing=()
 for entry in "${peers[@]}"; do

@@ -130,6 +130,26 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Gauges_never_end_in_count_and_the_thread_pools_snapshots_are_gauges()
+    {
+        await using var server = await GatewayTestServer.Start(output);
+        using var meter = new Meter($"EdgeGateway.Test{_id}");
+        meter.CreateObservableUpDownCounter($"edge_test_{_id}.widget.count", () => 4, unit: "{widget}");
+        var families = PrometheusTextParser.Parse(await server.Client.GetStringAsync("/metrics").WithTimeout());
+
+        Assert.Equal(4, Assert.Single(families[$"edge_test_{_id}_widgets"].Samples).Value);
+        Assert.Equal("gauge", families[$"edge_test_{_id}_widgets"].Type);
+        Assert.DoesNotContain(families, f => f.Value.Type != "histogram" && f.Key.EndsWith("_count", StringComparison.Ordinal));
+        // The runtime declares these as counters, but they fall as well as rise.
+        Assert.Equal("gauge", families["dotnet_thread_pool_threads"].Type);
+        Assert.Equal("gauge", families["dotnet_thread_pool_queue_length"].Type);
+        Assert.DoesNotContain("dotnet_thread_pool_thread_count_total", families.Keys);
+        Assert.DoesNotContain("dotnet_thread_pool_queue_length_total", families.Keys);
+        Assert.Equal("gauge", families["dotnet_assemblies"].Type);
+        Assert.Equal("counter", families["dotnet_thread_pool_work_item_count_total"].Type);
+    }
+
+    [Fact]
     public async Task Meters_outside_the_EdgeGateway_prefix_are_not_exported()
     {
         await using var server = await GatewayTestServer.Start(output);

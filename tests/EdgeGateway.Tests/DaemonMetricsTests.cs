@@ -39,6 +39,53 @@ public sealed class DaemonMetricsTests : IDisposable
         Assert.Contains("process_cpu_seconds_total", families.Keys);
     }
 
+    [Fact]
+    public async Task Promtool_check_metrics_passes_on_the_live_metrics_of_a_simulating_daemon()
+    {
+        var args = GatewayProcess.IsolatedSimulateArgs(_dataDir, out var port, out _);
+        await using var gateway = GatewayProcess.Start(args);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+        await TaskTimeouts.Eventually(() => Connected(http), () => "the simulated drone connects\n" + gateway.Output, TimeSpan.FromSeconds(45));
+        // Every capability has reported once: the histograms and the runtime's thread-pool instruments are in the text.
+        string text = "";
+        await TaskTimeouts.Eventually(() =>
+        {
+            text = Fetch(http, "/metrics");
+            var families = PrometheusTextParser.Parse(text);
+            return Positive(families, "edge_buffer_records_committed_total") && families.ContainsKey("dotnet_thread_pool_threads");
+        }, () => "buffer commits and thread-pool gauges are exported\n" + text + "\n" + gateway.Output, TimeSpan.FromSeconds(45));
+
+        var (exit, output) = await Promtool(text);
+        Assert.True(exit == 0 && output.Length == 0, $"promtool check metrics (exit {exit}):\n{output}");
+    }
+
+    [Fact]
+    public async Task Promtool_rejects_a_gauge_ending_in_count()
+    {
+        // The check above can fail: this is the exposition main had before the gauges were renamed.
+        var (exit, output) = await Promtool("# TYPE dotnet_timer_count gauge\ndotnet_timer_count 3\n");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("dotnet_timer_count", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs Debian's promtool (package prometheus, a peer in scripts/test.sh) on an exposition text.</summary>
+    private static async Task<(int Exit, string Output)> Promtool(string exposition)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("promtool", ["check", "metrics"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardInput.WriteAsync(exposition);
+        process.StandardInput.Close();
+        await process.WaitForExitAsync().WithTimeout(TimeSpan.FromMinutes(1), "promtool check metrics finishes");
+        return (process.ExitCode, ((await stdout) + (await stderr)).Trim());
+    }
+
     private static bool Positive(Dictionary<string, PromFamily> families, string name) =>
         families.TryGetValue(name, out var family) && family.Samples.Sum(s => s.Value) > 0;
 

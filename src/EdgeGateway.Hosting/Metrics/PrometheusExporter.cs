@@ -194,22 +194,22 @@ internal sealed class PrometheusExporter : IMetricsExposition, IDisposable
 
         if (kind == typeof(UpDownCounter<>))
         {
-            return new SumExport(instrument, name, "gauge", max);
+            return new SumExport(instrument, PrometheusText.GaugeName(name, instrument.Unit), "gauge", max);
         }
 
-        if (kind == typeof(ObservableCounter<>))
+        if (kind == typeof(ObservableCounter<>) && !GoesDown(instrument))
         {
             return new LastValueExport(instrument, CounterName(name), "counter", max, observable: true);
         }
 
-        if (kind == typeof(ObservableUpDownCounter<>) || kind == typeof(ObservableGauge<>))
+        if (kind == typeof(ObservableCounter<>) || kind == typeof(ObservableUpDownCounter<>) || kind == typeof(ObservableGauge<>))
         {
-            return new LastValueExport(instrument, name, "gauge", max, observable: true);
+            return new LastValueExport(instrument, PrometheusText.GaugeName(name, instrument.Unit), "gauge", max, observable: true);
         }
 
         if (kind == typeof(Gauge<>))
         {
-            return new LastValueExport(instrument, name, "gauge", max, observable: false);
+            return new LastValueExport(instrument, PrometheusText.GaugeName(name, instrument.Unit), "gauge", max, observable: false);
         }
 
         if (kind == typeof(Histogram<>))
@@ -219,6 +219,13 @@ internal sealed class PrometheusExporter : IMetricsExposition, IDisposable
 
         return null;
     }
+
+    /// <summary>
+    /// Instruments the runtime declares as counters although their value falls: the thread pool's thread count and
+    /// queue length are snapshots, so as <c>_total</c> counters <c>rate()</c> on them would be wrong.
+    /// </summary>
+    internal static bool GoesDown(Instrument instrument) =>
+        instrument.Meter.Name == RuntimeMeterName && instrument.Name is "dotnet.thread_pool.thread.count" or "dotnet.thread_pool.queue.length";
 
     private static string CounterName(string name) => name.EndsWith("_total", StringComparison.Ordinal) ? name : name + "_total";
 

@@ -11,6 +11,53 @@ internal static class PrometheusText
     /// <summary>Metric names must match [a-zA-Z_:][a-zA-Z0-9_:]*; anything else becomes '_'.</summary>
     public static string MetricName(string name) => Sanitise(name, allowColon: true);
 
+    /// <summary>
+    /// A gauge's name may not end in <c>_count</c> (reserved for histograms and summaries; promtool rejects it). Such
+    /// a gauge counts things of the kind its unit annotation names, so it is named after them in the plural:
+    /// <c>dotnet.assembly.count</c> with unit <c>{assembly}</c> becomes <c>dotnet_assemblies</c>,
+    /// <c>dotnet.thread_pool.thread.count</c> with <c>{thread}</c> becomes <c>dotnet_thread_pool_threads</c>.
+    /// Without an annotation the suffix becomes <c>_items</c>. Other names are returned as they are.
+    /// </summary>
+    public static string GaugeName(string name, string? unit)
+    {
+        const string Count = "_count";
+        if (!name.EndsWith(Count, StringComparison.Ordinal) || name.Length == Count.Length)
+        {
+            return name;
+        }
+
+        var stem = name[..^Count.Length];
+        var thing = unit is { Length: > 2 } && unit[0] == '{' && unit[^1] == '}' ? Sanitise(unit[1..^1], allowColon: false).ToLowerInvariant() : null;
+        if (string.IsNullOrEmpty(thing) || thing.Trim('_').Length == 0)
+        {
+            return stem + "_items";
+        }
+
+        if (stem == thing)
+        {
+            return Plural(thing);
+        }
+
+        if (stem.EndsWith("_" + thing, StringComparison.Ordinal))
+        {
+            stem = stem[..^(thing.Length + 1)];
+        }
+
+        return stem + "_" + Plural(thing);
+    }
+
+    private static string Plural(string noun)
+    {
+        if (noun.Length > 1 && noun[^1] == 'y' && !"aeiou".Contains(noun[^2], StringComparison.Ordinal))
+        {
+            return noun[..^1] + "ies";
+        }
+
+        return noun.EndsWith('s') || noun.EndsWith('x') || noun.EndsWith("ch", StringComparison.Ordinal) || noun.EndsWith("sh", StringComparison.Ordinal)
+            ? noun + "es"
+            : noun + "s";
+    }
+
     /// <summary>Label names must match [a-zA-Z_][a-zA-Z0-9_]* and must not start with "__" (reserved).</summary>
     public static string LabelName(string name)
     {
