@@ -350,7 +350,7 @@ public sealed partial class SensorsOptions : IValidatedOptions
         {
             yield return $"{key}:Address: must be a 7-bit address 0x03-0x77, hex (0x76) or decimal (got \"{s.Address}\")";
         }
-        else if (s.Enabled && !taken.Add((s.Bus, address)))
+        else if (s.Enabled && s.ToI2cModel() is not null && !taken.Add((s.Bus, address)))
         {
             yield return $"{key}:Address: 0x{address:x2} on bus {s.Bus} is used by another sensor; one chip answers at an address";
         }
@@ -371,7 +371,7 @@ public sealed partial class SensorsOptions : IValidatedOptions
             {
                 yield return $"{key}:MaxCurrentA: must be greater than 0 and at most 100 (got {s.MaxCurrentA})";
             }
-            else if (double.IsFinite(s.ShuntOhms) && s.ShuntOhms > 0 && s.MaxCurrentA * s.ShuntOhms > 0.32)
+            else if (double.IsFinite(s.ShuntOhms) && s.ShuntOhms > 0 && s.MaxCurrentA * s.ShuntOhms > 0.32 + 1e-9)
             {
                 yield return $"{key}:MaxCurrentA: {s.MaxCurrentA} A across {s.ShuntOhms} Ω is {s.MaxCurrentA * s.ShuntOhms * 1000:0} mV, beyond the INA219's ±320 mV shunt range";
             }
