@@ -10,6 +10,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using SystemdLifetime = Microsoft.Extensions.Hosting.Systemd.SystemdLifetime;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeGateway.Hosting;
@@ -39,7 +40,33 @@ public static class HostingServiceCollectionExtensions
         // Constructed at host start so the listener sees measurements before the first scrape.
         services.AddHostedService<MetricsListenerStarter>();
         services.AddHostedService<SystemdNotifyService>();
+        AddSystemdLifetime(services);
         return services;
+    }
+
+    /// <summary>
+    /// The host's lifetime is Microsoft.Extensions.Hosting.Systemd's <see cref="SystemdLifetime"/> when systemd is
+    /// listening. Not through <c>AddSystemd()</c>: that decides by the parent process being systemd, which is false
+    /// when ExecStart runs a wrapper (a shell, <c>env</c>, <c>nice</c>) that then starts the gateway. Here
+    /// NOTIFY_SOCKET decides (a Type=notify unit always sets it), or the variables systemd sets for every unit.
+    /// The lifetime's READY=1 is held back (see <see cref="SystemdLifetimeNotifier"/>).
+    /// </summary>
+    private static void AddSystemdLifetime(IServiceCollection services)
+    {
+        services.TryAddSingleton<SystemdLifetimeNotifier>();
+        services.TryAddSingleton<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>(sp => sp.GetRequiredService<SystemdLifetimeNotifier>());
+        // Added last so it replaces the default ConsoleLifetime, as AddSystemd() does; decided when the host is built.
+        services.AddSingleton<IHostLifetime>(sp =>
+        {
+            var environment = sp.GetRequiredService<SystemdEnvironment>();
+            return environment.NotifySocket is not null || environment.IsSystemdService
+                ? new SystemdLifetime(sp.GetRequiredService<IHostEnvironment>(), sp.GetRequiredService<IHostApplicationLifetime>(),
+                    sp.GetRequiredService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>(), sp.GetRequiredService<ILoggerFactory>())
+                : new Microsoft.Extensions.Hosting.Internal.ConsoleLifetime(
+                    sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ConsoleLifetimeOptions>>(), sp.GetRequiredService<IHostEnvironment>(),
+                    sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<HostOptions>>(),
+                    sp.GetRequiredService<ILoggerFactory>());
+        });
     }
 
     /// <summary>

@@ -43,4 +43,7 @@ internal static partial class SensorsLog
 
     [LoggerMessage(7012, LogLevel.Warning, "No valid GPS time agreeing with the system clock for {SilentSeconds:0.0} s (GPS unplugged, fix lost or gpsd stopped): records are stamped with time source '{Source}' again")]
     public static partial void GpsTimeExpired(ILogger logger, double silentSeconds, string source);
+
+    [LoggerMessage(7013, LogLevel.Warning, "Sensor {Id}: reading {Endpoint} failed ({Reason}); reopening in {RetrySeconds} s")]
+    public static partial void I2cReadFailed(ILogger logger, string id, string endpoint, string reason, double retrySeconds);
 }

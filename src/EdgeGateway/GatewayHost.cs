@@ -100,6 +100,7 @@ public static partial class GatewayHost
         }
 
         simulation?.ApplyTo(builder.Configuration);
+        simulation?.ApplyTo(builder.Services);
 
         Configure(builder);
         await using var app = builder.Build();

@@ -5,7 +5,7 @@ using Microsoft.Playwright;
 
 namespace EdgeGateway.Console.Tests;
 
-/// <summary>The sensors view: the GPS track from the simulated GPS, and an unplugged sensor shown stale with its reason.</summary>
+/// <summary>The sensors view: the GPS track from the simulated GPS, the emulated I2C chips, and an unplugged sensor shown stale with its reason.</summary>
 [Collection(BrowserCollection.Name)]
 public sealed class ConsoleSensorTests(BrowserFixture browser)
 {
@@ -29,6 +29,22 @@ public sealed class ConsoleSensorTests(BrowserFixture browser)
         }, "the track shows the drone at least 2 m from home", ConsoleGateway.Slow);
         var points = int.Parse(await page.Page.Locator("#track").GetAttributeAsync("data-points") ?? "0", CultureInfo.InvariantCulture);
         Assert.True(points >= 2, $"{points} fixes drawn");
+        Assert.Empty(page.Problems);
+    }
+
+    [Fact]
+    public async Task The_emulated_i2c_chips_show_as_cards_with_their_values()
+    {
+        await using var gateway = await ConsoleGateway.StartAsync(browser);
+        var page = await gateway.OpenAsync(view: "sensors");
+
+        var baro = page.Page.Locator("article[data-sensor='baro0']");
+        await Assertions.Expect(baro.Locator("h3")).ToHaveTextAsync("baro0 · i2c");
+        await Assertions.Expect(baro).ToContainTextAsync("pressure_hpa");
+        await Assertions.Expect(baro).ToContainTextAsync("humidity_pct");
+        await Assertions.Expect(baro.Locator("[data-testid='sensor-health']")).ToContainTextAsync("healthy");
+        await Assertions.Expect(page.Page.Locator("article[data-sensor='power0']")).ToContainTextAsync("current_a");
+        await Assertions.Expect(page.Page.Locator("article[data-sensor='imu0']")).ToContainTextAsync("accel_z_g");
         Assert.Empty(page.Problems);
     }
 

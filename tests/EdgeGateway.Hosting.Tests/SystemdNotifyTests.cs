@@ -249,6 +249,34 @@ public sealed class SystemdNotifyTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("WATCHDOG=1", await peer.Receive().WithTimeout());
     }
 
+    [Fact]
+    public async Task A_wrapped_start_uses_the_systemd_lifetime_because_NOTIFY_SOCKET_decides_not_the_parent()
+    {
+        // This test process's parent is the test runner, not systemd: as for an ExecStart that runs a wrapper.
+        Assert.False(Microsoft.Extensions.Hosting.Systemd.SystemdHelpers.IsSystemdService());
+        using var peer = NotifySocketPeer.AtPath();
+        var host = await StartHost(new SystemdEnvironment(peer.NotifySocket, null, null, IsSystemdService: false), new ManualTimeProvider());
+
+        Assert.IsType<Microsoft.Extensions.Hosting.Systemd.SystemdLifetime>(host.Services.GetRequiredService<IHostLifetime>());
+        // The lifetime's READY=1 at ApplicationStarted is held back until the gateway is ready.
+        Assert.Equal("STATUS=starting; healthy: 0 components", await peer.Receive().WithTimeout());
+        Assert.Empty(await peer.DrainUntilMarker().WithTimeout());
+        host.Services.GetRequiredService<ReadinessGate>().Open("test");
+        var untilReady = await peer.ReceiveUntil(d => d == "READY=1").WithTimeout();
+        Assert.Single(untilReady, d => d == "READY=1");
+        await host.StopAsync().WithTimeout();
+        Assert.Equal(["STATUS=stopping", "STOPPING=1"], await peer.DrainUntilMarker().WithTimeout());
+        _logs.AssertNoUnexpectedErrors();
+    }
+
+    [Fact]
+    public async Task Without_systemd_the_host_keeps_the_console_lifetime()
+    {
+        var host = await StartHost(new SystemdEnvironment(null, null, null, IsSystemdService: false), new ManualTimeProvider());
+
+        Assert.IsType<Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>(host.Services.GetRequiredService<IHostLifetime>());
+    }
+
     public void Dispose()
     {
         foreach (var host in _hosts)

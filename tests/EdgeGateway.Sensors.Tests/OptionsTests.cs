@@ -21,7 +21,7 @@ public class OptionsTests
     }
 
     [Theory]
-    [InlineData("Items:0:Type", "serial", "Sensors:Items:0:Type: must be one of nmea, lines, tfmini, gpsd (got \"serial\")")]
+    [InlineData("Items:0:Type", "serial", "Sensors:Items:0:Type: must be one of nmea, lines, tfmini, gpsd, i2c (got \"serial\")")]
     [InlineData("Items:0:Baud", "12345", "Sensors:Items:0:Baud: must be one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600 (got 12345)")]
     [InlineData("Items:0:Framing", "8N3", "Sensors:Items:0:Framing: must be data bits 5-8, parity N/E/O, stop bits 1-2, e.g. 8N1 or 7E1 (got \"8N3\")")]
     [InlineData("Items:0:FlowControl", "dtr", "Sensors:Items:0:FlowControl: must be one of none, rtscts, xonxoff (got \"dtr\")")]

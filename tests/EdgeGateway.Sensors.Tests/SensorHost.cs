@@ -40,7 +40,9 @@ internal sealed class SensorHost : IAsyncDisposable
     }
 
     /// <param name="time">The clock of the sensors (staleness, health, rate limits); the system clock if null.</param>
-    public static async Task<SensorHost> StartAsync(ITestOutputHelper output, Dictionary<string, string?> settings, TimeProvider? time = null)
+    /// <param name="configure">Registrations made before AddSensors (an emulated I2C bus's opener).</param>
+    public static async Task<SensorHost> StartAsync(ITestOutputHelper output, Dictionary<string, string?> settings, TimeProvider? time = null,
+        Action<IServiceCollection>? configure = null)
     {
         var config = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var errors = Options(settings).Validate("Sensors").ToList();
@@ -53,6 +55,7 @@ internal sealed class SensorHost : IAsyncDisposable
             services.AddSingleton(time);
         }
 
+        configure?.Invoke(services);
         services.AddSingleton(new RecordIntake(100_000));
         services.AddSingleton<IRecordWriter>(sp => sp.GetRequiredService<RecordIntake>());
         services.AddSensors(config.GetSection("Sensors"));

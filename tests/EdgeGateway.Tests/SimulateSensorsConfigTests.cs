@@ -42,9 +42,10 @@ public sealed class SimulateSensorsConfigTests
 
         var options = new SensorsOptions();
         configuration.GetSection("Sensors").Bind(options);
-        Assert.Equal(["gps0", "air0", "tfmini0"], options.Items.Select(i => i.Id));
-        Assert.Equal(["nmea", "lines", "tfmini"], options.Items.Select(i => i.Type));
-        Assert.All(options.Items, i =>
+        Assert.Equal(["gps0", "air0", "tfmini0", "baro0", "power0", "imu0"], options.Items.Select(i => i.Id));
+        Assert.Equal(["nmea", "lines", "tfmini", "i2c", "i2c", "i2c"], options.Items.Select(i => i.Type));
+        Assert.Equal(["bme280", "ina219", "mpu6050"], options.Items.Where(i => i.Type == "i2c").Select(i => i.Device));
+        Assert.All(options.Items.Where(i => i.Type != "i2c"), i =>
         {
             Assert.True(i.Enabled);
             Assert.Equal(10, i.MaxRecordRateHz);
@@ -53,7 +54,7 @@ public sealed class SimulateSensorsConfigTests
             Assert.True(File.Exists(i.Device), $"{i.Id}: the simulated device {i.Device} exists");
         });
         Assert.Equal(["temperature", "humidity", "pressure", "pm2_5"], options.Items[1].Fields.Select(f => f.Name));
-        Assert.Null(configuration["Sensors:Items:3:Id"]);
+        Assert.Equal("i2c", configuration["Sensors:Items:3:Type"]); // the configured gpsd item at index 3 is hidden, not merged
         Assert.Equal(TimeSpan.FromSeconds(7), options.StaleAfter); // settings outside Items still apply
         Assert.Empty(options.Validate("Sensors"));
 

@@ -37,6 +37,15 @@ public sealed class SimulateSensorsTests : IDisposable
         // The tfmini and the line sensor report too, and the readings are buffered with their time source.
         Assert.Equal(JsonValueKind.Number, Sensor(http, "tfmini0").GetProperty("distance_m").ValueKind);
         Assert.True(Sensor(http, "air0").GetProperty("values").TryGetProperty("temperature_c", out _));
+
+        // The emulated I2C chips, read through the real bindings: plausible values, the barometer following the flight.
+        var baro = Sensor(http, "baro0").GetProperty("values");
+        Assert.InRange(baro.GetProperty("pressure_hpa").GetDouble(), 950, 1013.3);
+        Assert.InRange(baro.GetProperty("humidity_pct").GetDouble(), 40, 70);
+        var power = Sensor(http, "power0").GetProperty("values");
+        Assert.InRange(power.GetProperty("bus_voltage_v").GetDouble(), 4.9, 5.1);
+        Assert.InRange(power.GetProperty("current_a").GetDouble(), 0.5, 1.0);
+        Assert.InRange(Sensor(http, "imu0").GetProperty("values").GetProperty("accel_z_g").GetDouble(), 0.95, 1.05);
         var history = await http.GetFromJsonAsync<JsonElement>("/api/telemetry?stream=sensor/gps0&limit=5").WithTimeout();
         Assert.True(history.GetProperty("count").GetInt32() > 0);
         Assert.Equal("sensor_reading", history.GetProperty("records")[0].GetProperty("kind").GetString());

@@ -19,6 +19,13 @@ public interface ISystemdNotifier
 /// The notify protocol: each state is one datagram to the unix socket named by NOTIFY_SOCKET;
 /// a leading <c>@</c> names a socket in the Linux abstract namespace.
 /// </summary>
+/// <remarks>
+/// Kept rather than Microsoft.Extensions.Hosting.Systemd's <c>SystemdNotifier</c> (whose lifetime the host does use):
+/// that one reads NOTIFY_SOCKET from the process environment only (its socket-path constructor is internal), so the
+/// <see cref="SystemdEnvironment"/> seam the in-process tests use could not point it at their socket; and its
+/// <c>Notify</c> throws a <see cref="SocketException"/> when the manager is not listening, which would surface inside
+/// the lifetime's ApplicationStopping callback. This one logs the failure and returns false.
+/// </remarks>
 public sealed class SystemdNotifier : ISystemdNotifier, IDisposable
 {
     private readonly ILogger _logger;

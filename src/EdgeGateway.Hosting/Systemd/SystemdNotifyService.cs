@@ -8,7 +8,8 @@ namespace EdgeGateway.Hosting.Systemd;
 /// <summary>
 /// Speaks to systemd for the host: STATUS= every few seconds, READY=1 once the host has started and the
 /// <see cref="ReadinessGate"/> is open, WATCHDOG=1 at half of WATCHDOG_USEC but only while every loop in the
-/// <see cref="LoopHeartbeatRegistry"/> is alive, and STOPPING=1 when the host begins to stop.
+/// <see cref="LoopHeartbeatRegistry"/> is alive. STOPPING=1 comes from Microsoft.Extensions.Hosting.Systemd's
+/// SystemdLifetime, which the package also uses for READY=1 at ApplicationStarted: too early here, so that one is held back.
 /// Sends nothing when NOTIFY_SOCKET is unset, but still records and logs the ready instant.
 /// </summary>
 internal sealed class SystemdNotifyService(
@@ -163,18 +164,13 @@ internal sealed class SystemdNotifyService(
         notifier.Notify("STATUS=" + StatusLineText.OneLine(_ready ? line : "starting; " + line));
     }
 
+    // STATUS=stopping and STOPPING=1 are sent by SystemdLifetime (through SystemdLifetimeNotifier); no more status lines after.
     private void SendStopping()
     {
         lock (_timerLock)
         {
             _statusTimer?.Dispose();
             _statusTimer = null;
-        }
-
-        notifier.Notify("STATUS=stopping");
-        if (notifier.Notify("STOPPING=1"))
-        {
-            HostingLog.StoppingSent(logger);
         }
     }
 

@@ -1,6 +1,8 @@
+using System.Device.I2c;
 using EdgeGateway.Health;
 using EdgeGateway.Records;
 using EdgeGateway.Sensors.Drivers;
+using EdgeGateway.Sensors.I2c;
 using EdgeGateway.Sensors.Lines;
 using EdgeGateway.Sensors.Sources;
 using EdgeGateway.Time;
@@ -13,18 +15,24 @@ namespace EdgeGateway.Sensors.Hosting;
 internal sealed class SensorSet
 {
     public SensorSet(SensorsOptions options, SensorRegistry registry, IRecordWriter writer, IWallClock clock, TimeProvider time,
-        SensorMetrics metrics, IGpsTimeListener? gpsTime, ILoggerFactory loggers, LoopHeartbeatRegistry? heartbeats)
+        SensorMetrics metrics, IGpsTimeListener? gpsTime, ILoggerFactory loggers, LoopHeartbeatRegistry? heartbeats,
+        I2cDeviceOpener i2c)
     {
         var logger = loggers.CreateLogger("EdgeGateway.Sensors");
         foreach (var o in options.Items.Where(i => i.Enabled))
         {
             var entry = registry.Add(o.Id, o.Type, o.Endpoint);
             var recorder = new SensorRecorder(entry, o.MaxRecordRateHz, writer, clock, time, metrics, gpsTime, logger);
-            ISensorSource source = o.Type == "gpsd"
-                ? new GpsdSensorSource(o.Id, o.Host, o.Port, entry, recorder, options.ReopenMinDelay, options.ReopenMaxDelay, time,
-                    heartbeats, logger, metrics)
-                : new SerialSensorSource(o.Id, o.Device!, o.ToSerialSettings(), DriverFactory(o), entry, recorder,
-                    options.ReopenMinDelay, options.ReopenMaxDelay, time, heartbeats, logger, metrics);
+            ISensorSource source = o.Type switch
+            {
+                "gpsd" => new GpsdSensorSource(o.Id, o.Host, o.Port, entry, recorder, options.ReopenMinDelay, options.ReopenMaxDelay, time,
+                    heartbeats, logger, metrics),
+                "i2c" => new I2cSensorSource(o.Id, o.ToI2cModel()!.Value, new I2cConnectionSettings(o.Bus, o.ToI2cAddress()!.Value),
+                    new I2cChipOptions(o.ShuntOhms, o.MaxCurrentA), TimeSpan.FromSeconds(1 / o.I2cRateHz), i2c, entry, recorder,
+                    options.ReopenMinDelay, options.ReopenMaxDelay, time, heartbeats, logger, metrics),
+                _ => new SerialSensorSource(o.Id, o.Device!, o.ToSerialSettings(), DriverFactory(o), entry, recorder,
+                    options.ReopenMinDelay, options.ReopenMaxDelay, time, heartbeats, logger, metrics),
+            };
             Sources.Add(source);
         }
     }

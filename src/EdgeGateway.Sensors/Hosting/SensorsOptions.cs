@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using EdgeGateway.Options;
+using EdgeGateway.Sensors.I2c;
 using EdgeGateway.Sensors.Lines;
 using EdgeGateway.Sensors.Serial;
 using EdgeGateway.Sensors.Tfmini;
@@ -25,12 +26,15 @@ public sealed class SensorOptions
     /// <summary>Id in streams (<c>sensor/{Id}</c>), the API and metrics: lowercase letters, digits, '-' and '_'.</summary>
     public string Id { get; set; } = "";
 
-    /// <summary><c>nmea</c>, <c>lines</c>, <c>tfmini</c> or <c>gpsd</c>.</summary>
+    /// <summary><c>nmea</c>, <c>lines</c>, <c>tfmini</c>, <c>gpsd</c> or <c>i2c</c>.</summary>
     public string Type { get; set; } = "";
 
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Serial device path (nmea, lines, tfmini); prefer <c>/dev/serial/by-id/…</c>.</summary>
+    /// <summary>
+    /// Serial device path (nmea, lines, tfmini); prefer <c>/dev/serial/by-id/…</c>. For <c>i2c</c>, the chip:
+    /// <c>bme280</c>, <c>bmp280</c>, <c>ina219</c> or <c>mpu6050</c>.
+    /// </summary>
     public string? Device { get; set; }
 
     /// <summary>Baud rate; default 9600 (nmea, lines) or 115200 (tfmini).</summary>
@@ -63,10 +67,60 @@ public sealed class SensorOptions
     /// <summary>TFmini model: <c>tfmini-s</c> (default, reports temperature) or <c>tfmini</c>.</summary>
     public string Model { get; set; } = "tfmini-s";
 
+    /// <summary>I2C: the bus number N of <c>/dev/i2c-N</c> (1 on a Raspberry Pi's GPIO header).</summary>
+    public int Bus { get; set; } = 1;
+
+    /// <summary>I2C: the 7-bit address, hex (<c>0x76</c>) or decimal; default per chip (0x76, 0x40, 0x68).</summary>
+    public string? Address { get; set; }
+
+    /// <summary>I2C: reads per second; default per chip (bme280/bmp280 1, ina219 2, mpu6050 10).</summary>
+    public double? RateHz { get; set; }
+
+    /// <summary>INA219: the shunt resistor in ohms (0.1 on the common breakout boards).</summary>
+    public double ShuntOhms { get; set; } = 0.1;
+
+    /// <summary>INA219: the largest current expected, in amperes; sets the current resolution (3.2 A: 100 µA steps with a 0.1 Ω shunt).</summary>
+    public double MaxCurrentA { get; set; } = 3.2;
+
     /// <summary>At most this many records per second go to the buffer (the API still shows every reading). 0 records every reading.</summary>
     public double MaxRecordRateHz { get; set; } = 10;
 
     internal bool IsSerial => Type is "nmea" or "lines" or "tfmini";
+
+    internal I2cSensorModel? ToI2cModel() => Device?.ToLowerInvariant() switch
+    {
+        "bme280" => I2cSensorModel.Bme280,
+        "bmp280" => I2cSensorModel.Bmp280,
+        "ina219" => I2cSensorModel.Ina219,
+        "mpu6050" => I2cSensorModel.Mpu6050,
+        _ => null,
+    };
+
+    /// <summary>The configured address, or the chip's usual one; null when <see cref="Address"/> does not parse.</summary>
+    internal int? ToI2cAddress()
+    {
+        if (string.IsNullOrWhiteSpace(Address))
+        {
+            return ToI2cModel() switch
+            {
+                I2cSensorModel.Ina219 => 0x40,
+                I2cSensorModel.Mpu6050 => 0x68,
+                _ => 0x76,
+            };
+        }
+
+        var a = Address.Trim();
+        return a.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? int.TryParse(a.AsSpan(2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var hex) ? hex : null
+            : int.TryParse(a, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var dec) ? dec : null;
+    }
+
+    internal double I2cRateHz => RateHz ?? ToI2cModel() switch
+    {
+        I2cSensorModel.Ina219 => 2,
+        I2cSensorModel.Mpu6050 => 10,
+        _ => 1,
+    };
 
     internal SerialSettings ToSerialSettings()
     {
@@ -90,7 +144,12 @@ public sealed class SensorOptions
     internal TfminiModel ToTfminiModel() => Model.Equals("tfmini", StringComparison.OrdinalIgnoreCase) ? TfminiModel.Tfmini : TfminiModel.TfminiS;
 
     /// <summary>Where the data comes from, for the API: the device path or host:port.</summary>
-    internal string Endpoint => Type == "gpsd" ? $"{Host}:{Port}" : Device ?? "";
+    internal string Endpoint => Type switch
+    {
+        "gpsd" => $"{Host}:{Port}",
+        "i2c" => $"/dev/i2c-{Bus}@0x{ToI2cAddress() ?? 0:x2}",
+        _ => Device ?? "",
+    };
 }
 
 /// <summary>Options for the sensors (configuration section <c>Sensors</c>).</summary>
@@ -117,7 +176,7 @@ public sealed partial class SensorsOptions : IValidatedOptions
     /// </summary>
     public TimeSpan GpsTimeMaxOffset { get; set; } = TimeSpan.FromSeconds(2);
 
-    private static readonly string[] Types = ["nmea", "lines", "tfmini", "gpsd"];
+    private static readonly string[] Types = ["nmea", "lines", "tfmini", "gpsd", "i2c"];
     private static readonly string[] Formats = ["json", "keyvalue", "csv"];
     private static readonly string[] FlowControls = ["none", "rtscts", "xonxoff"];
     private static readonly string[] Models = ["tfmini-s", "tfmini"];
@@ -149,6 +208,7 @@ public sealed partial class SensorsOptions : IValidatedOptions
 
         var ids = new HashSet<string>(StringComparer.Ordinal);
         var devices = new HashSet<string>(StringComparer.Ordinal);
+        var i2cAddresses = new HashSet<(int, int)>();
         for (var i = 0; i < Items.Count; i++)
         {
             var s = Items[i];
@@ -164,7 +224,7 @@ public sealed partial class SensorsOptions : IValidatedOptions
 
             if (!Types.Contains(s.Type))
             {
-                yield return $"{key}:Type: must be one of nmea, lines, tfmini, gpsd (got \"{s.Type}\")";
+                yield return $"{key}:Type: must be one of nmea, lines, tfmini, gpsd, i2c (got \"{s.Type}\")";
                 continue;
             }
 
@@ -192,6 +252,14 @@ public sealed partial class SensorsOptions : IValidatedOptions
                 if (!FlowControls.Contains(s.FlowControl.ToLowerInvariant()))
                 {
                     yield return $"{key}:FlowControl: must be one of none, rtscts, xonxoff (got \"{s.FlowControl}\")";
+                }
+            }
+
+            if (s.Type == "i2c")
+            {
+                foreach (var problem in ValidateI2c(s, key, i2cAddresses))
+                {
+                    yield return problem;
                 }
             }
 
@@ -262,6 +330,50 @@ public sealed partial class SensorsOptions : IValidatedOptions
             if (s.MaxRecordRateHz < 0 || !double.IsFinite(s.MaxRecordRateHz))
             {
                 yield return $"{key}:MaxRecordRateHz: must be 0 (every reading) or a positive rate (got {s.MaxRecordRateHz})";
+            }
+        }
+        }
+
+    private static IEnumerable<string> ValidateI2c(SensorOptions s, string key, HashSet<(int, int)> taken)
+    {
+        if (s.ToI2cModel() is null)
+        {
+            yield return $"{key}:Device: for Type=i2c, the chip: one of bme280, bmp280, ina219, mpu6050 (got \"{s.Device}\")";
+        }
+
+        if (s.Bus is < 0 or > 255)
+        {
+            yield return $"{key}:Bus: must be 0-255, the N of /dev/i2c-N (got {s.Bus})";
+        }
+
+        if (s.ToI2cAddress() is not { } address || address is < 0x03 or > 0x77)
+        {
+            yield return $"{key}:Address: must be a 7-bit address 0x03-0x77, hex (0x76) or decimal (got \"{s.Address}\")";
+        }
+        else if (s.Enabled && s.ToI2cModel() is not null && !taken.Add((s.Bus, address)))
+        {
+            yield return $"{key}:Address: 0x{address:x2} on bus {s.Bus} is used by another sensor; one chip answers at an address";
+        }
+
+        if (s.RateHz is { } rate && (!double.IsFinite(rate) || rate <= 0 || rate > 100))
+        {
+            yield return $"{key}:RateHz: must be greater than 0 and at most 100 (got {rate})";
+        }
+
+        if (s.ToI2cModel() == I2cSensorModel.Ina219)
+        {
+            if (!double.IsFinite(s.ShuntOhms) || s.ShuntOhms <= 0 || s.ShuntOhms > 10)
+            {
+                yield return $"{key}:ShuntOhms: must be greater than 0 and at most 10 (got {s.ShuntOhms})";
+            }
+
+            if (!double.IsFinite(s.MaxCurrentA) || s.MaxCurrentA <= 0 || s.MaxCurrentA > 100)
+            {
+                yield return $"{key}:MaxCurrentA: must be greater than 0 and at most 100 (got {s.MaxCurrentA})";
+            }
+            else if (double.IsFinite(s.ShuntOhms) && s.ShuntOhms > 0 && s.MaxCurrentA * s.ShuntOhms > 0.32 + 1e-9)
+            {
+                yield return $"{key}:MaxCurrentA: {s.MaxCurrentA} A across {s.ShuntOhms} Ω is {s.MaxCurrentA * s.ShuntOhms * 1000:0} mV, beyond the INA219's ±320 mV shunt range";
             }
         }
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using EdgeGateway.Health;
 using EdgeGateway.Records;
+using EdgeGateway.Sensors.I2c;
 using EdgeGateway.Sensors.Sources;
 using EdgeGateway.Time;
 using Microsoft.Extensions.Configuration;
@@ -32,12 +33,15 @@ public static class SensorsServiceCollectionExtensions
             ? new WallClockGpsTimeListener(clock, options.GpsTimeMaxOffset, options.StaleAfter, sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILogger<WallClockGpsTimeListener>>())
             : NoGpsTimeListener.Instance);
+        // Real hardware by default; simulate mode and tests register emulated chips first.
+        services.TryAddSingleton<I2cDeviceOpener>(LinuxI2cBus.Open);
         services.AddSingleton(sp => new SensorMetrics(sp.GetService<IMeterFactory>()));
         services.AddSingleton(sp => new SensorRegistry(sp.GetRequiredService<TimeProvider>(), options.StaleAfter));
         services.AddSingleton<ISensorRegistry>(sp => sp.GetRequiredService<SensorRegistry>());
         services.AddSingleton(sp => new SensorSet(options, sp.GetRequiredService<SensorRegistry>(), sp.GetRequiredService<IRecordWriter>(),
             sp.GetRequiredService<IWallClock>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SensorMetrics>(),
-            sp.GetService<IGpsTimeListener>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetService<LoopHeartbeatRegistry>()));
+            sp.GetService<IGpsTimeListener>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetService<LoopHeartbeatRegistry>(),
+            sp.GetRequiredService<I2cDeviceOpener>()));
         services.AddSingleton<IHealthReporter>(sp => new SensorsHealthReporter(sp.GetRequiredService<ISensorRegistry>()));
         services.AddHostedService(sp => new SensorsHostedService(sp.GetRequiredService<SensorSet>(),
             sp.GetRequiredService<ILogger<SensorsHostedService>>()));

@@ -179,6 +179,7 @@ internal sealed class SensorEntry(SensorRegistry owner, string id, string type, 
     private long _ignored;
     private long _reconnects;
     private long _recordsDropped;
+    private string? _readFailure;
 
     public string Id { get; } = id;
 
@@ -203,6 +204,7 @@ internal sealed class SensorEntry(SensorRegistry owner, string id, string type, 
         {
             _link = link;
             _linkMessage = message;
+            _readFailure = null;
             if (link == SensorLinkState.Open)
             {
                 _openedAt = owner.Time.GetTimestamp();
@@ -221,6 +223,21 @@ internal sealed class SensorEntry(SensorRegistry owner, string id, string type, 
             _lastReadingAt = at;
             _lastReadingTs = timestamp;
             _lastReading = json;
+            _readFailure = null;
+        }
+
+        owner.Raise(this);
+    }
+
+    /// <summary>
+    /// A read of an open device failed (an I2C NACK or bus error): degraded with <paramref name="reason"/> until the next
+    /// reading or link change. The link stays open: the device answered a moment ago, the reopen decides.
+    /// </summary>
+    public void ReadFailed(string reason)
+    {
+        lock (_gate)
+        {
+            _readFailure = reason;
         }
 
         owner.Raise(this);
@@ -270,6 +287,11 @@ internal sealed class SensorEntry(SensorRegistry owner, string id, string type, 
         if (_link != SensorLinkState.Open)
         {
             return (HealthState.Unhealthy, _linkMessage);
+        }
+
+        if (_readFailure is not null)
+        {
+            return (HealthState.Degraded, $"{_linkMessage}, but {_readFailure}");
         }
 
         var time = owner.Time;

@@ -1,8 +1,11 @@
 using System.Globalization;
 using System.Net.Sockets;
 using EdgeGateway.Simulator;
+using EdgeGateway.Sensors.I2c;
+using EdgeGateway.Simulator.I2c;
 using EdgeGateway.Simulator.Serial;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeGateway.Simulation;
@@ -19,13 +22,15 @@ public sealed class SimulationEnvironment : IAsyncDisposable
 
     private readonly TelloFleetSimulator _fleet;
     private readonly SerialSensorSimulator? _serial;
+    private readonly I2cSensorSimulator? _i2c;
     private readonly ILoggerFactory _loggers;
     private SimulatorControl? _control;
 
-    private SimulationEnvironment(TelloFleetSimulator fleet, SerialSensorSimulator? serial, ILoggerFactory loggers)
+    private SimulationEnvironment(TelloFleetSimulator fleet, SerialSensorSimulator? serial, I2cSensorSimulator? i2c, ILoggerFactory loggers)
     {
         _fleet = fleet;
         _serial = serial;
+        _i2c = i2c;
         _loggers = loggers;
     }
 
@@ -84,22 +89,29 @@ public sealed class SimulationEnvironment : IAsyncDisposable
 
         // Serial sensors on pseudo-terminals: a GPS that follows the first drone, an air-quality line
         // sensor and a TFmini range finder. The gateway reads them through its real serial code.
+        // With them, the companion computer's I2C chips (barometer, power monitor, IMU) emulated at the I2cDevice
+        // seam and read through the real bindings.
         // With a control socket the sensors sit behind stable symlinks (<socket>.tty/gps0 …), as udev's by-id links do,
         // so that an unplugged and replugged adapter (a new /dev/pts/N) is found again at the same path.
         var controlSocket = configuration["Simulator:ControlSocket"];
         SerialSensorSimulator? serial = null;
+        I2cSensorSimulator? i2c = null;
         if (configuration.GetValue("Simulator:SerialSensors", true))
         {
             var drone = fleet.Drones[0];
-            serial = new SerialSensorSimulator(new DelegatePositionSource(() =>
+            var position = new DelegatePositionSource(() =>
             {
                 var s = drone.Snapshot;
                 return (s.XCm, s.YCm, s.HeightCm);
-            }), new SerialSensorSimulatorOptions { LinkDirectory = string.IsNullOrEmpty(controlSocket) ? null : controlSocket + ".tty" });
+            });
+            serial = new SerialSensorSimulator(position,
+                new SerialSensorSimulatorOptions { LinkDirectory = string.IsNullOrEmpty(controlSocket) ? null : controlSocket + ".tty" });
             serial.Start();
+            i2c = new I2cSensorSimulator(position);
+            i2c.Start();
         }
 
-        var environment = new SimulationEnvironment(fleet, serial, loggers);
+        var environment = new SimulationEnvironment(fleet, serial, i2c, loggers);
         if (!string.IsNullOrEmpty(controlSocket))
         {
             try
@@ -120,7 +132,7 @@ public sealed class SimulationEnvironment : IAsyncDisposable
     /// <summary>
     /// Points the drone link at the simulated drones (loopback, one entry per drone; configured <c>Drones:Items</c> are
     /// hidden, not merged) and, with
-    /// <c>Simulator:SerialSensors</c> on, replaces <c>Sensors:Items</c> with the simulated sensors: the configured
+    /// <c>Simulator:SerialSensors</c> on, replaces <c>Sensors:Items</c> with the simulated sensors (serial and I2C): the configured
     /// items (serial and gpsd alike) are hidden rather than merged key by key into the simulated ones. The other
     /// <c>Sensors</c> settings (<c>StaleAfter</c>, <c>ReopenMinDelay</c> …) still apply.
     /// </summary>
@@ -145,9 +157,34 @@ public sealed class SimulationEnvironment : IAsyncDisposable
         {
             HideSubtree(configuration, SensorItems);
             SimulatedSensors(serial, keys);
+            SimulatedI2cSensors(keys);
         }
 
         configuration.AddInMemoryCollection(keys);
+    }
+
+    /// <summary>Makes the sensors open the emulated I2C chips instead of <c>/dev/i2c-N</c>. Before <c>AddSensors</c>.</summary>
+    public void ApplyTo(IServiceCollection services)
+    {
+        if (_i2c is { } i2c)
+        {
+            services.AddSingleton<I2cDeviceOpener>(i2c.Bus.Open);
+        }
+    }
+
+    private static void SimulatedI2cSensors(Dictionary<string, string?> keys)
+    {
+        string[][] chips = [["baro0", "bme280", "0x76", "1"], ["power0", "ina219", "0x40", "2"], ["imu0", "mpu6050", "0x68", "10"]];
+        for (var i = 0; i < chips.Length; i++)
+        {
+            var key = $"Sensors:Items:{(3 + i).ToString(CultureInfo.InvariantCulture)}";
+            keys[$"{key}:Id"] = chips[i][0];
+            keys[$"{key}:Type"] = "i2c";
+            keys[$"{key}:Device"] = chips[i][1];
+            keys[$"{key}:Bus"] = I2cSensorSimulator.BusNumber.ToString(CultureInfo.InvariantCulture);
+            keys[$"{key}:Address"] = chips[i][2];
+            keys[$"{key}:RateHz"] = chips[i][3];
+        }
     }
 
     private static void SimulatedSensors(SerialSensorSimulator serial, Dictionary<string, string?> keys)
@@ -238,6 +275,11 @@ public sealed class SimulationEnvironment : IAsyncDisposable
         if (_serial is not null)
         {
             await _serial.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_i2c is not null)
+        {
+            await _i2c.DisposeAsync().ConfigureAwait(false);
         }
 
         await _fleet.DisposeAsync().ConfigureAwait(false);
