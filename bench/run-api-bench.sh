@@ -61,7 +61,10 @@ for b in "${builds[@]}"; do
 done
 
 if [ "${API_BENCH_MOSQUITTO:-1}" != 0 ]; then
-  printf 'per_listener_settings false\nallow_anonymous true\nlistener %s 127.0.0.1\nprotocol websockets\nmax_queued_messages 1000\n' "$mqtt_port" >"$work/mosquitto.conf"
+  # Mosquitto 2.0.x with Debian's libwebsockets will not start with only a websockets listener (eclipse-mosquitto/mosquitto
+  # #2284, #2578), so a plain MQTT listener on loopback comes first; the websockets one binds every interface (#3045).
+  printf 'allow_anonymous true\nmax_queued_messages 1000\nlistener %s 127.0.0.1\nlistener %s\nprotocol websockets\n' \
+    "$((mqtt_port + 1))" "$mqtt_port" >"$work/mosquitto.conf"
   taskset -c "$server_cpu" mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
   mq=$!; pids+=("$mq")
   sleep 1
