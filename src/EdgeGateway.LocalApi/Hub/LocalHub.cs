@@ -151,6 +151,8 @@ internal sealed class LocalHub : ILocalHub, IHealthReporter, IDisposable
 
     private void FanOutLoop()
     {
+        // Commands first: on a saturated core the fan-out yields to the threads serving requests.
+        FanOutThreadPriority.TryLowerCurrentThread();
         var reader = _work.Reader;
         while (true)
         {
