@@ -80,9 +80,6 @@ internal static partial class LocalApiLog
     [LoggerMessage(4034, LogLevel.Error, "Unexpected error publishing drone {DroneId} state")]
     public static partial void PublishFailed(this ILogger logger, string droneId, Exception error);
 
-    [LoggerMessage(4039, LogLevel.Warning, "Local fan-out is {Capacity} messages behind; {Channel} messages are being dropped (logged once)")]
-    public static partial void FanOutBehind(this ILogger logger, string channel, int capacity);
-
     [LoggerMessage(4035, LogLevel.Error, "Unexpected error in WebSocket {ConnectionId} command {Action}")]
     public static partial void CommandFailed(this ILogger logger, long connectionId, string action, Exception error);
 

@@ -9,19 +9,14 @@ namespace EdgeGateway.LocalApi.Hub;
 internal sealed record Subscription(string Channel, string? SourceId, double? MaxHz, long MinIntervalTicks);
 
 /// <summary>
-/// One connected WebSocket as the hub sees it: a bounded queue, latest-wins slots, and the writer loop
-/// (replies, queued events, the close frame). A latest-wins update that finds the client idle (nothing
-/// queued, no send in progress) is sent at once on the hub's fan-out thread instead: a send Kestrel can
-/// take without waiting completes there, so an update costs no thread-pool hop per client. One send at a
-/// time either way (<see cref="_sendLock"/>).
+/// One connected WebSocket as the hub sees it: a bounded queue, latest-wins slots, and the one
+/// writer loop that owns every send on the socket (including the close frame).
 /// </summary>
 internal sealed class HubClient
 {
     private readonly WebSocket _socket;
     private readonly Channel<OutItem> _queue;
     private readonly Lock _gate = new();
-    // Held by whoever sends on the socket: the writer loop or an inline latest-wins send (until it completes).
-    private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly LocalHub _hub;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -103,10 +98,7 @@ internal sealed class HubClient
         }
     }
 
-    /// <summary>
-    /// Offers a published message; never blocks. A latest-wins update for an idle client may be sent inline
-    /// (the send is started here and finished asynchronously if the transport is backed up).
-    /// </summary>
+    /// <summary>Offers a published message; never blocks. Returns false when the client had to be closed.</summary>
     public void Offer(string channel, string? sourceId, int slot, ReadOnlyMemory<byte> frame, HubDelivery delivery)
     {
         if (_closeRequested)
@@ -140,7 +132,6 @@ internal sealed class HubClient
         }
 
         bool enqueue;
-        var inline = false;
         lock (_gate)
         {
             if (slot >= _latest.Length)
@@ -162,23 +153,10 @@ internal sealed class HubClient
             }
 
             enqueue = _latest[slot] is null;
-            // Nothing of this slot waits, nothing is queued and no send runs: no reason to go through the writer loop.
-            // (Under _gate, so the writer loop, which takes a slot's frame under _gate, cannot reorder a slot's updates.)
-            if (enqueue && _queue.Reader.Count == 0 && _sendLock.Wait(0))
-            {
-                inline = true;
-            }
-            else
-            {
-                _latest[slot] = frame;
-            }
+            _latest[slot] = frame;
         }
 
-        if (inline)
-        {
-            SendInline(frame);
-        }
-        else if (!enqueue)
+        if (!enqueue)
         {
             _hub.Metrics.Superseded.Add(1);
         }
@@ -186,71 +164,6 @@ internal sealed class HubClient
         {
             Overflowed();
         }
-    }
-
-    /// <summary>Sends one frame with <see cref="_sendLock"/> held by the caller; releases it when the send is done.</summary>
-    private void SendInline(ReadOnlyMemory<byte> frame)
-    {
-        ValueTask pending;
-        try
-        {
-            Volatile.Write(ref _sendStarted, Math.Max(1, _time.GetTimestamp()));
-            pending = _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-        }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
-        {
-            SendFailed(e);
-            _sendLock.Release();
-            return;
-        }
-        catch
-        {
-            _sendLock.Release();
-            throw;
-        }
-
-        if (pending.IsCompletedSuccessfully)
-        {
-            pending.GetAwaiter().GetResult();
-            Sent();
-            _sendLock.Release();
-            return;
-        }
-
-        _ = FinishInlineAsync(pending);
-    }
-
-    private async Task FinishInlineAsync(ValueTask pending)
-    {
-        try
-        {
-            await pending.ConfigureAwait(false);
-            Sent();
-        }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
-        {
-            SendFailed(e);
-        }
-        finally
-        {
-            _sendLock.Release();
-        }
-    }
-
-    private void Sent()
-    {
-        Volatile.Write(ref _sendStarted, 0);
-        _hub.Metrics.MessagesOut.Add(1);
-    }
-
-    /// <summary>What the writer loop does when a send fails: nothing more is sent, offers are refused.</summary>
-    private void SendFailed(Exception e)
-    {
-        Volatile.Write(ref _sendStarted, 0);
-        _logger.SendFailed(Id, e.Message);
-        SetReasonIfUnset("send_failed");
-        _closeRequested = true;
-        _queue.Writer.TryComplete();
     }
 
     /// <summary>A direct reply (pong, error, command_result) to this client only.</summary>
@@ -328,37 +241,29 @@ internal sealed class HubClient
                         continue;
                     }
 
-                    await _sendLock.WaitAsync().ConfigureAwait(false);
-                    try
+                    ReadOnlyMemory<byte> frame;
+                    if (item.Slot >= 0)
                     {
-                        ReadOnlyMemory<byte> frame;
-                        if (item.Slot >= 0)
+                        lock (_gate)
                         {
-                            // Taken only with the send lock held: an inline send of this slot cannot overtake it.
-                            lock (_gate)
-                            {
-                                frame = _latest[item.Slot] ?? default;
-                                _latest[item.Slot] = null;
-                            }
+                            frame = _latest[item.Slot] ?? default;
+                            _latest[item.Slot] = null;
                         }
-                        else
-                        {
-                            frame = item.Frame;
-                        }
-
-                        if (frame.IsEmpty)
-                        {
-                            continue;
-                        }
-
-                        Volatile.Write(ref _sendStarted, Math.Max(1, _time.GetTimestamp()));
-                        await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
-                        Sent();
                     }
-                    finally
+                    else
                     {
-                        _sendLock.Release();
+                        frame = item.Frame;
                     }
+
+                    if (frame.IsEmpty)
+                    {
+                        continue;
+                    }
+
+                    Volatile.Write(ref _sendStarted, Math.Max(1, _time.GetTimestamp()));
+                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+                    Volatile.Write(ref _sendStarted, 0);
+                    _hub.Metrics.MessagesOut.Add(1);
                 }
 
                 if (_closeRequested)
@@ -370,22 +275,9 @@ internal sealed class HubClient
             if (_closeRequested && _closeCode != 0 && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                // After an inline send still in progress (it does not hold the close up for longer than the timeout).
-                var locked = await _sendLock.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-                try
-                {
-                    Volatile.Write(ref _sendStarted, Math.Max(1, _time.GetTimestamp()));
-                    await _socket.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeDescription, timeout.Token).ConfigureAwait(false);
-                    Volatile.Write(ref _sendStarted, 0);
-                }
-                finally
-                {
-                    if (locked)
-                    {
-                        _sendLock.Release();
-                    }
-                }
-
+                Volatile.Write(ref _sendStarted, Math.Max(1, _time.GetTimestamp()));
+                await _socket.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeDescription, timeout.Token).ConfigureAwait(false);
+                Volatile.Write(ref _sendStarted, 0);
                 // A peer that never answers the close must not hold the connection (and its slot) open.
                 _ = AbortUnlessClosedAsync();
             }

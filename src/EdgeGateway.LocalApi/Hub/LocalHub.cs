@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Threading.Channels;
 using EdgeGateway.Health;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,18 +8,12 @@ using Microsoft.Extensions.Options;
 namespace EdgeGateway.LocalApi.Hub;
 
 /// <summary>
-/// Fan-out to WebSocket clients. Publishing serializes once and hands the bytes to one dedicated
-/// fan-out thread (latest-wins per slot there too, so a publisher never waits and a burst costs one
-/// pass), which offers them to every client: an idle client gets the frame sent at once, a busy one
-/// through its bounded queue. Fan-out stays off the thread pool, so HTTP and WebSocket commands
-/// (emergency) do not queue behind a thousand sends. A sweep on the injected clock drops clients
-/// stuck in a send and clients idle past the configured timeout.
+/// Fan-out to WebSocket clients. Publishing serializes once and offers the bytes to each client's
+/// bounded queue without waiting; a sweep on the injected clock drops clients stuck in a send
+/// and clients idle past the configured timeout.
 /// </summary>
 internal sealed class LocalHub : ILocalHub, IHealthReporter, IDisposable
 {
-    /// <summary>Items waiting for the fan-out thread: one per pending latest-wins slot plus queued-channel messages.</summary>
-    internal const int FanOutCapacity = 4096;
-
     private readonly ConcurrentDictionary<string, HubDelivery> _channels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Channel, string? Source), int> _slots = new();
     private readonly Lock _clientsGate = new();
@@ -28,17 +21,9 @@ internal sealed class LocalHub : ILocalHub, IHealthReporter, IDisposable
     private readonly ILogger _logger;
     private readonly LocalApiLimitOptions _limits;
     private readonly ITimer _sweep;
-    private readonly Channel<FanOutItem> _work;
-    private readonly Lock _pendingGate = new();
-    private readonly Thread _fanOut;
-    private ReadOnlyMemory<byte>?[] _pending = new ReadOnlyMemory<byte>?[4];
     private HubClient[] _clients = [];
     private int _nextSlot;
     private long _slowDisconnects;
-    private long _fanOutDropped;
-
-    /// <summary>A slot (latest-wins; its frame is in <see cref="_pending"/>) or a queued message (Slot -1).</summary>
-    private readonly record struct FanOutItem(string Channel, string? SourceId, int Slot, ReadOnlyMemory<byte> Frame);
 
     public LocalHub(IOptions<LocalApiOptions> options, TimeProvider time, ILogger<LocalHub> logger, LocalApiMetrics metrics)
     {
@@ -50,15 +35,6 @@ internal sealed class LocalHub : ILocalHub, IHealthReporter, IDisposable
         RegisterChannel(HubChannels.Events, HubDelivery.Queued);
         RegisterChannel(HubChannels.Sensors, HubDelivery.LatestWins);
         RegisterChannel(HubChannels.Upstream, HubDelivery.LatestWins);
-        _work = Channel.CreateBounded<FanOutItem>(new BoundedChannelOptions(FanOutCapacity)
-        {
-            // Never wait: TryWrite fails only if the fan-out thread is thousands of messages behind; counted and logged.
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = false,
-        });
-        _fanOut = new Thread(FanOutLoop) { IsBackground = true, Name = "hub fan-out" };
-        _fanOut.Start();
         _sweep = time.CreateTimer(_ => Sweep(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
@@ -97,107 +73,10 @@ internal sealed class LocalHub : ILocalHub, IHealthReporter, IDisposable
             return;
         }
 
-        if (delivery == HubDelivery.Queued)
+        var slot = delivery == HubDelivery.LatestWins ? _slots.GetOrAdd((channel, sourceId), _ => Interlocked.Increment(ref _nextSlot) - 1) : -1;
+        foreach (var c in clients)
         {
-            Enqueue(new FanOutItem(channel, sourceId, -1, utf8Message));
-            return;
-        }
-
-        var slot = _slots.GetOrAdd((channel, sourceId), _ => Interlocked.Increment(ref _nextSlot) - 1);
-        bool waiting;
-        lock (_pendingGate)
-        {
-            if (slot >= _pending.Length)
-            {
-                Array.Resize(ref _pending, Math.Max(slot + 1, _pending.Length * 2));
-            }
-
-            waiting = _pending[slot] is not null;
-            _pending[slot] = utf8Message;
-        }
-
-        if (waiting)
-        {
-            // The fan-out thread has not reached the older one yet: no client will see it.
-            Metrics.Superseded.Add(clients.Length);
-        }
-        else
-        {
-            Enqueue(new FanOutItem(channel, sourceId, slot, default));
-        }
-    }
-
-    /// <summary>Messages the fan-out thread could not take (it was <see cref="FanOutCapacity"/> items behind).</summary>
-    public long FanOutDropped => Interlocked.Read(ref _fanOutDropped);
-
-    private void Enqueue(FanOutItem item)
-    {
-        if (!_work.Writer.TryWrite(item) && !_work.Reader.Completion.IsCompleted)
-        {
-            if (Interlocked.Increment(ref _fanOutDropped) == 1)
-            {
-                _logger.FanOutBehind(item.Channel, FanOutCapacity);
-            }
-
-            if (item.Slot >= 0)
-            {
-                lock (_pendingGate)
-                {
-                    _pending[item.Slot] = null;
-                }
-            }
-        }
-    }
-
-    private void FanOutLoop()
-    {
-        // Commands first: on a saturated core the fan-out yields to the threads serving requests.
-        FanOutThreadPriority.TryLowerCurrentThread();
-        var reader = _work.Reader;
-        while (true)
-        {
-            while (reader.TryRead(out var item))
-            {
-                Deliver(item);
-            }
-
-            var more = reader.WaitToReadAsync();
-            if (!(more.IsCompleted ? more.Result : more.AsTask().GetAwaiter().GetResult()))
-            {
-                return;
-            }
-        }
-    }
-
-    private void Deliver(FanOutItem item)
-    {
-        try
-        {
-            var frame = item.Frame;
-            var delivery = HubDelivery.Queued;
-            if (item.Slot >= 0)
-            {
-                delivery = HubDelivery.LatestWins;
-                lock (_pendingGate)
-                {
-                    frame = _pending[item.Slot] ?? default;
-                    _pending[item.Slot] = null;
-                }
-
-                if (frame.IsEmpty)
-                {
-                    return;
-                }
-            }
-
-            foreach (var c in Volatile.Read(ref _clients))
-            {
-                c.Offer(item.Channel, item.SourceId, item.Slot, frame, delivery);
-            }
-        }
-        catch (Exception e)
-        {
-            _logger.PublishFailed(item.SourceId ?? item.Channel, e);
+            c.Offer(channel, sourceId, slot, utf8Message, delivery);
         }
     }
 
@@ -294,10 +173,5 @@ internal sealed class LocalHub : ILocalHub, IHealthReporter, IDisposable
             new Dictionary<string, object?> { ["connections"] = ConnectionCount, ["slow_disconnects"] = SlowDisconnects });
     }
 
-    public void Dispose()
-    {
-        _sweep.Dispose();
-        _work.Writer.TryComplete();
-        _fanOut.Join(TimeSpan.FromSeconds(5));
-    }
+    public void Dispose() => _sweep.Dispose();
 }
