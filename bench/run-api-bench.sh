@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local API fan-out benchmark: the Release daemon against an independent drone, A/B against a baseline build and
 # against Mosquitto's MQTT-over-WebSocket fan-out of the same message to the same number of subscribers, in one run.
-#   bench/run-api-bench.sh [CLIENTS] [STATE_HZ[,STATE_HZ...]] [SECONDS]      (defaults: 1000 10 20)
+#   bench/run-api-bench.sh [CLIENTS[,CLIENTS...]] [STATE_HZ[,STATE_HZ...]] [SECONDS]      (defaults: 1000 10 20)
 # Environment:
 #   API_BENCH_BASELINE=<git ref>  also measure the daemon built from that ref (e.g. main), before this tree's
 #   API_BENCH_WARMUP=10           seconds of full load before each measured window
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
-clients="${1:-1000}"; rates="${2:-10}"; seconds="${3:-20}"
+client_counts="${1:-1000}"; rates="${2:-10}"; seconds="${3:-20}"
 warmup="${API_BENCH_WARMUP:-10}"
 server_cpu="${API_BENCH_SERVER_CPU:-0}"; load_cpu="${API_BENCH_LOAD_CPU:-1}"
 port="${API_BENCH_PORT:-3102}"; mqtt_port="${API_BENCH_MQTT_PORT:-18883}"
@@ -42,10 +42,11 @@ fi
 builds+=("this:$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo +dirty)")
 
 echo "machine: $(nproc) cores; load before: $(uptime)"
-echo "server on core $server_cpu, load tool (subscribers, drone, emergency probe) on core $load_cpu; $clients clients x $rates Hz; warm-up ${warmup} s, window ${seconds} s"
+echo "server on core $server_cpu, load tool (subscribers, drone, emergency probe) on core $load_cpu; $client_counts clients x $rates Hz; warm-up ${warmup} s, window ${seconds} s"
 emergency=--emergency; [ "${API_BENCH_EMERGENCY:-1}" = 0 ] && emergency=
 results="$work/results.md"
 bytes=444
+for clients in ${client_counts//,/ }; do
 for hz in ${rates//,/ }; do
 for b in "${builds[@]}"; do
   dir="${b%%:*}"; label="${b#*:}"
@@ -76,6 +77,7 @@ if [ "${API_BENCH_MOSQUITTO:-1}" != 0 ]; then
   grep '^| mosquitto' "$work/out-mosquitto.txt" >>"$results" || true
   kill "$mq"; wait "$mq" 2>/dev/null || true
 fi
+done
 done
 
 echo
