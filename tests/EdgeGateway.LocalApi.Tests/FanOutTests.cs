@@ -8,8 +8,8 @@ using Xunit.Abstractions;
 namespace EdgeGateway.LocalApi.Tests;
 
 /// <summary>
-/// The fan-out path: one fan-out thread, inline sends to idle clients, the writer loop for busy ones. Updates of one
-/// drone keep their order whichever path each one takes, and commands never wait behind the fan-out.
+/// The fan-out path under more updates than a client can take: the updates of one drone keep their order and the
+/// newest always arrives (latest-wins), and commands never wait behind the fan-out.
 /// </summary>
 public sealed class FanOutTests(ITestOutputHelper output)
 {
@@ -27,7 +27,7 @@ public sealed class FanOutTests(ITestOutputHelper output)
         await client.SendAsync(new { type = "subscribe", channel = "status_updates", drone_id = "tello-1" });
         await client.ReceiveTypeAsync("subscribed");
 
-        // Far more than a client takes in the time: some go inline, some through the queue, most are superseded.
+        // Far more than a client takes in the time: most are superseded, the rest must come in order, the last one last.
         const int count = 20_000;
         for (var i = 1; i <= count; i++)
         {
