@@ -49,6 +49,13 @@ internal sealed class DroneStatePublisher : IHostedService
 
     private void OnState(IDroneLink link, TelloState state)
     {
+        if (_hub.ConnectionCount == 0)
+        {
+            // Nobody to tell: an idle gateway does not serialize ten frames a second for no one (a client that connects
+            // later gets the current state when it subscribes).
+            return;
+        }
+
         try
         {
             var status = link.Status;
