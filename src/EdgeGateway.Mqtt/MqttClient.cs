@@ -322,7 +322,9 @@ public sealed partial class MqttClient : IAsyncDisposable
         var owned = true;
         try
         {
-            var (opened, failure) = await OpenTcpAsync(cancellationToken).ConfigureAwait(false);
+            var (opened, failure) = _options.WebSocket.Enabled
+                ? await OpenWebSocketAsync(cancellationToken).ConfigureAwait(false)
+                : await OpenTcpAsync(cancellationToken).ConfigureAwait(false);
             if (failure is not null)
             {
                 return failure;
