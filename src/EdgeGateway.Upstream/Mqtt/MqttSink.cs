@@ -80,6 +80,7 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
             UserName = options.UserName,
             Password = options.Password,
             Tls = options.Tls,
+            WebSocket = options.WebSocket,
             Backoff = options.Backoff,
             Will = _statusTopic is null ? null : new MqttWill { Topic = _statusTopic, Payload = Offline, Retain = true, Qos = MqttQualityOfService.AtLeastOnce },
         };
