@@ -4,13 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Real peers used by the tests: the MQTT broker and its clients, socat and gpsd for serial, the
+# Real peers used by the tests: the MQTT brokers (Mosquitto, RabbitMQ's MQTT plugin) and clients, socat and gpsd for serial, the
 # Python aiohttp client that the existing agent backend uses against port 3002, and Debian's Chromium
 # that Playwright drives for the field console (Playwright cannot download its own browser here).
 # Each entry: the command the tests run (or py.MODULE for a Python module), then the Debian package.
 peers=(
   "mosquitto:mosquitto"
   "mosquitto_sub:mosquitto-clients"
+  "rabbitmq-server:rabbitmq-server"
   "socat:socat"
   "gpsd:gpsd"
   "gpsfake:gpsd-clients"
