@@ -86,7 +86,10 @@ public sealed partial class MqttClient
     /// <summary>Maps a failed upgrade to the outcome the supervisor already knows how to back off from.</summary>
     private MqttConnectResult ClassifyUpgradeFailure(Exception e, string? validationProblem)
     {
-        var via = _options.WebSocket.UseProxy && (_options.WebSocketProxy ?? HttpClient.DefaultProxy).GetProxy(WebSocketUri) is { } proxy
+        var uri = WebSocketUri;
+        var proxies = _options.WebSocketProxy ?? HttpClient.DefaultProxy;
+        // GetProxy answers the destination itself for a bypassed host: only a different URI is a proxy.
+        var via = _options.WebSocket.UseProxy && !proxies.IsBypassed(uri) && proxies.GetProxy(uri) is { } proxy && proxy != uri
             ? $" (through the proxy {proxy.GetLeftPart(UriPartial.Authority)})"
             : "";
         for (Exception? x = e; x is not null; x = x.InnerException)

@@ -175,6 +175,7 @@ public sealed class WebSocketFramingTests(ITestOutputHelper output) : IAsyncLife
         var result = await connecting.WithTimeout();
         Assert.Equal(ConnectOutcome.WebSocketUpgradeFailed, result.Outcome);
         Assert.Contains("404", result.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("proxy", result.Detail, StringComparison.Ordinal);
         Assert.Equal(RetryClass.Normal, ReconnectBackoff.Classify(result));
     }
 

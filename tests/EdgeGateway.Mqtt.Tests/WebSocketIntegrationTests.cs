@@ -133,7 +133,7 @@ public sealed class WebSocketIntegrationTests(ITestOutputHelper output) : IAsync
         options.WebSocketProxy = new WebProxy($"http://127.0.0.1:{deadPort}") { BypassProxyOnLocal = false };
         var result = await _clients.Client(options).ConnectAsync().WithTimeout();
         Assert.Equal(ConnectOutcome.TcpConnectFailed, result.Outcome);
-        Assert.Contains($"127.0.0.1:{deadPort}", result.Detail, StringComparison.Ordinal);
+        Assert.Contains($"through the proxy http://127.0.0.1:{deadPort}", result.Detail, StringComparison.Ordinal);
         Assert.Equal(RetryClass.Normal, ReconnectBackoff.Classify(result));
     }
 
