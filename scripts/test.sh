@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Real peers used by the tests: the MQTT broker and its clients, socat and gpsd for serial, the
+# Real peers used by the tests: the MQTT brokers (Mosquitto, RabbitMQ's MQTT plugin) and clients, socat and gpsd for serial, the
 # Python aiohttp client that the existing agent backend uses against port 3002, and Debian's Chromium
 # that Playwright drives for the field console (Playwright cannot download its own browser here),
 # promtool (Debian's prometheus, about 25 s to install) to lint /metrics, systemd-analyze for the unit, and
@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 peers=(
   "mosquitto:mosquitto"
   "mosquitto_sub:mosquitto-clients"
+  "rabbitmq-server:rabbitmq-server"
   "socat:socat"
   "gpsd:gpsd"
   "gpsfake:gpsd-clients"

@@ -692,10 +692,12 @@ internal sealed class RecordStore : IDisposable
 
     public static List<BufferedRecord> ReadAfter(SqliteConnection conn, long after, long upTo, int limit, string? stream = null)
     {
+        // No join with streams per row: a batch names a handful of streams, each looked up (and its string made) once
+        // per call. Per call, not cached longer: an id means nothing once the database is recreated.
         using var cmd = conn.CreateCommand();
         cmd.CommandText = stream is null
-            ? "SELECT r.seq, s.name, r.kind, r.wall_us, r.time_source, r.mono, r.payload FROM records r JOIN streams s ON s.id = r.stream_id WHERE r.seq > $a AND r.seq <= $b ORDER BY r.seq LIMIT $n;"
-            : "SELECT r.seq, s.name, r.kind, r.wall_us, r.time_source, r.mono, r.payload FROM records r JOIN streams s ON s.id = r.stream_id WHERE r.stream_id = (SELECT id FROM streams WHERE name = $st) AND r.seq > $a AND r.seq <= $b ORDER BY r.seq LIMIT $n;";
+            ? "SELECT seq, stream_id, kind, wall_us, time_source, mono, payload FROM records WHERE seq > $a AND seq <= $b ORDER BY seq LIMIT $n;"
+            : "SELECT seq, stream_id, kind, wall_us, time_source, mono, payload FROM records WHERE stream_id = (SELECT id FROM streams WHERE name = $st) AND seq > $a AND seq <= $b ORDER BY seq LIMIT $n;";
         cmd.Parameters.AddWithValue("$a", after);
         cmd.Parameters.AddWithValue("$b", upTo);
         cmd.Parameters.AddWithValue("$n", limit);
@@ -705,11 +707,41 @@ internal sealed class RecordStore : IDisposable
         }
 
         var list = new List<BufferedRecord>(Math.Min(limit, 1024));
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
+        var names = new Dictionary<long, string>();
+        SqliteCommand? nameOf = null;
+        try
         {
-            list.Add(new BufferedRecord(r.GetInt64(0), r.GetString(1), (RecordKind)r.GetInt32(2), FromMicros(r.GetInt64(3)),
-                (TimeSource)r.GetInt32(4), r.GetInt64(5), (byte[])r.GetValue(6)));
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var streamId = r.GetInt64(1);
+                if (!names.TryGetValue(streamId, out var name))
+                {
+                    if (nameOf is null)
+                    {
+                        nameOf = conn.CreateCommand();
+                        nameOf.CommandText = "SELECT name FROM streams WHERE id = $id;";
+                        nameOf.Parameters.Add("$id", SqliteType.Integer);
+                    }
+
+                    nameOf.Parameters["$id"].Value = streamId;
+                    // A record always has its stream row (inserted first, never deleted); the join skipped an orphan.
+                    if (nameOf.ExecuteScalar() is not string found)
+                    {
+                        continue;
+                    }
+
+                    name = found;
+                    names[streamId] = name;
+                }
+
+                list.Add(new BufferedRecord(r.GetInt64(0), name, (RecordKind)r.GetInt32(2), FromMicros(r.GetInt64(3)),
+                    (TimeSource)r.GetInt32(4), r.GetInt64(5), (byte[])r.GetValue(6)));
+            }
+        }
+        finally
+        {
+            nameOf?.Dispose();
         }
 
         return list;

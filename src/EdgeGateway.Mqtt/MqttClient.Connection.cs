@@ -334,6 +334,12 @@ public sealed partial class MqttClient
                 {
                     return se.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionReset;
                 }
+
+                if (x is System.Net.WebSockets.WebSocketException { WebSocketErrorCode: System.Net.WebSockets.WebSocketError.ConnectionClosedPrematurely })
+                {
+                    // Over WebSocket the server hanging up without a close frame is what a reset is over TCP.
+                    return true;
+                }
             }
 
             return false;

@@ -318,39 +318,19 @@ public sealed partial class MqttClient : IAsyncDisposable
 
     private async Task<MqttConnectResult> ConnectCoreAsync(CancellationToken cancellationToken)
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         Stream? stream = null;
         var owned = true;
         try
         {
-            using (var cts = Timeout(_options.ConnectTimeout, cancellationToken))
+            var (opened, failure) = _options.WebSocket.Enabled
+                ? await OpenWebSocketAsync(cancellationToken).ConfigureAwait(false)
+                : await OpenTcpAsync(cancellationToken).ConfigureAwait(false);
+            if (failure is not null)
             {
-                try
-                {
-                    await socket.ConnectAsync(_options.Host, _options.EffectivePort, cts.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    return new MqttConnectResult(ConnectOutcome.TcpConnectTimeout, Detail: $"no TCP connection within {_options.ConnectTimeout}");
-                }
-                catch (SocketException e)
-                {
-                    return new MqttConnectResult(ConnectOutcome.TcpConnectFailed, Detail: $"{e.SocketErrorCode}: {e.Message}");
-                }
+                return failure;
             }
 
-            stream = new NetworkStream(socket, ownsSocket: true);
-            if (_options.Tls.Enabled)
-            {
-                var (tlsStream, failure) = await AuthenticateTlsAsync(stream, cancellationToken).ConfigureAwait(false);
-                if (failure is not null)
-                {
-                    return failure;
-                }
-
-                stream = tlsStream!;
-            }
-
+            stream = opened!;
             var cleanStart = _options.CleanStart || _forceCleanStart;
             var connect = MqttEncoder.EncodeConnect(BuildConnectFields(cleanStart));
             var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 65_536, minimumReadSize: 16_384, leaveOpen: true));
@@ -417,16 +397,45 @@ public sealed partial class MqttClient : IAsyncDisposable
         }
         finally
         {
-            if (owned)
+            if (owned && stream is not null)
             {
-                if (stream is not null)
-                {
-                    await stream.DisposeAsync().ConfigureAwait(false);
-                }
-
-                socket.Dispose();
+                await stream.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>TCP (connect timeout), then TLS when enabled (handshake timeout): the byte stream MQTT runs on.</summary>
+    private async Task<(Stream? Stream, MqttConnectResult? Failure)> OpenTcpAsync(CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            using (var cts = Timeout(_options.ConnectTimeout, cancellationToken))
+            {
+                try
+                {
+                    await socket.ConnectAsync(_options.Host, _options.EffectivePort, cts.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    socket.Dispose();
+                    return (null, new MqttConnectResult(ConnectOutcome.TcpConnectTimeout, Detail: $"no TCP connection within {_options.ConnectTimeout}"));
+                }
+                catch (SocketException e)
+                {
+                    socket.Dispose();
+                    return (null, new MqttConnectResult(ConnectOutcome.TcpConnectFailed, Detail: $"{e.SocketErrorCode}: {e.Message}"));
+                }
+            }
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        return _options.Tls.Enabled ? await AuthenticateTlsAsync(stream, cancellationToken).ConfigureAwait(false) : (stream, null);
     }
 
     internal ConnectFields BuildConnectFields(bool cleanStart) => new()
@@ -446,10 +455,19 @@ public sealed partial class MqttClient : IAsyncDisposable
         Password = _options.Password is { } p ? new ReadOnlyMemory<byte>(Encoding.UTF8.GetBytes(p)) : (ReadOnlyMemory<byte>?)null,
     };
 
-    private async Task<(Stream? Stream, MqttConnectResult? Failure)> AuthenticateTlsAsync(Stream inner, CancellationToken cancellationToken)
+    /// <summary>Where a certificate validation callback leaves why it refused (for a clear connect failure).</summary>
+    private sealed class ValidationProblem
+    {
+        public string? Text { get; set; }
+    }
+
+    /// <summary>
+    /// The TLS client settings of <see cref="MqttClientOptions.Tls"/> (CA file or system store, host name check, client
+    /// certificate, TLS 1.2/1.3), shared by mqtts:// (SslStream) and mqtt+wss:// (the WebSocket's HTTPS handler).
+    /// </summary>
+    private SslClientAuthenticationOptions TlsClientOptions(ValidationProblem problem)
     {
         var tls = _options.Tls;
-        string? validationProblem = null;
         X509Certificate2Collection? trust = null;
         if (!string.IsNullOrEmpty(tls.CaFile))
         {
@@ -457,44 +475,44 @@ public sealed partial class MqttClient : IAsyncDisposable
             trust.ImportFromPemFile(tls.CaFile);
         }
 
-        var ssl = new SslStream(inner, leaveInnerStreamOpen: false, (_, certificate, chain, errors) =>
-        {
-            if (certificate is null)
-            {
-                validationProblem = "the server sent no certificate";
-                return false;
-            }
-
-            if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
-            {
-                validationProblem = $"the server certificate does not match the host name '{tls.TargetHost ?? _options.Host}'";
-                return false;
-            }
-
-            if (trust is null)
-            {
-                validationProblem = errors == SslPolicyErrors.None ? null : $"certificate validation failed: {errors}";
-                return errors == SslPolicyErrors.None;
-            }
-
-            using var custom = new X509Chain();
-            custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            custom.ChainPolicy.CustomTrustStore.AddRange(trust);
-            custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            if (custom.Build(new X509Certificate2(certificate)))
-            {
-                return true;
-            }
-
-            validationProblem = "the server certificate does not chain to the configured CA (Tls:CaFile): "
-                + string.Join(", ", custom.ChainStatus.Select(s => s.Status.ToString()));
-            return false;
-        });
         var auth = new SslClientAuthenticationOptions
         {
             TargetHost = tls.TargetHost ?? _options.Host,
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+            {
+                if (certificate is null)
+                {
+                    problem.Text = "the server sent no certificate";
+                    return false;
+                }
+
+                if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+                {
+                    problem.Text = $"the server certificate does not match the host name '{tls.TargetHost ?? _options.Host}'";
+                    return false;
+                }
+
+                if (trust is null)
+                {
+                    problem.Text = errors == SslPolicyErrors.None ? null : $"certificate validation failed: {errors}";
+                    return errors == SslPolicyErrors.None;
+                }
+
+                using var custom = new X509Chain();
+                custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                custom.ChainPolicy.CustomTrustStore.AddRange(trust);
+                custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                if (custom.Build(new X509Certificate2(certificate)))
+                {
+                    return true;
+                }
+
+                problem.Text = "the server certificate does not chain to the configured CA (Tls:CaFile): "
+                    + string.Join(", ", custom.ChainStatus.Select(s => s.Status.ToString()));
+                return false;
+            },
         };
         if (tls.ClientCertificateFile is { } certFile && tls.ClientKeyFile is { } keyFile)
         {
@@ -503,6 +521,14 @@ public sealed partial class MqttClient : IAsyncDisposable
             auth.ClientCertificates = [X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null)];
         }
 
+        return auth;
+    }
+
+    private async Task<(Stream? Stream, MqttConnectResult? Failure)> AuthenticateTlsAsync(Stream inner, CancellationToken cancellationToken)
+    {
+        var problem = new ValidationProblem();
+        var auth = TlsClientOptions(problem);
+        var ssl = new SslStream(inner, leaveInnerStreamOpen: false);
         using var cts = Timeout(_options.TlsHandshakeTimeout, cancellationToken);
         try
         {
@@ -517,7 +543,7 @@ public sealed partial class MqttClient : IAsyncDisposable
         catch (Exception e) when (e is AuthenticationException or IOException)
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
-            return (null, new MqttConnectResult(ConnectOutcome.TlsHandshakeFailed, Detail: validationProblem ?? e.Message));
+            return (null, new MqttConnectResult(ConnectOutcome.TlsHandshakeFailed, Detail: problem.Text ?? e.Message));
         }
     }
 

@@ -22,6 +22,22 @@ public sealed class MqttTlsOptions
     public string? TargetHost { get; set; }
 }
 
+/// <summary>
+/// MQTT over WebSocket (<c>mqtt+ws://</c>, <c>mqtt+wss://</c>): an HTTP/1.1 upgrade to <see cref="Path"/> with the
+/// subprotocol <c>mqtt</c>, then MQTT packets in binary frames. TLS (wss) uses <see cref="MqttClientOptions.Tls"/>.
+/// </summary>
+public sealed class MqttWebSocketOptions
+{
+    public bool Enabled { get; set; }
+    /// <summary>Request path (and query) of the upgrade, e.g. <c>/mqtt</c>.</summary>
+    public string Path { get; set; } = "/mqtt";
+    /// <summary>
+    /// Go through the proxy named by the standard environment variables (<c>https_proxy</c> for wss, <c>http_proxy</c>
+    /// for ws, <c>all_proxy</c>, minus <c>no_proxy</c>), as an HTTP CONNECT tunnel. False: always connect directly.
+    /// </summary>
+    public bool UseProxy { get; set; } = true;
+}
+
 /// <summary>Reconnect policy: capped exponential backoff with jitter; long waits for refusals and takeovers.</summary>
 public sealed class MqttBackoffOptions
 {
@@ -57,7 +73,7 @@ public sealed class MqttBackoffOptions
 public sealed class MqttClientOptions
 {
     public string Host { get; set; } = "127.0.0.1";
-    /// <summary>0 = 1883, or 8883 with TLS.</summary>
+    /// <summary>0 = 1883, or 8883 with TLS (80 / 443 over WebSocket).</summary>
     public int Port { get; set; }
     /// <summary>Stable and unique per gateway (two instances with one id knock each other off).</summary>
     public string ClientId { get; set; } = "";
@@ -94,6 +110,12 @@ public sealed class MqttClientOptions
     public string? Password { get; set; }
     public MqttWill? Will { get; set; }
     public MqttTlsOptions Tls { get; set; } = new();
+    public MqttWebSocketOptions WebSocket { get; set; } = new();
+    /// <summary>
+    /// An explicit proxy for <see cref="WebSocket"/> (code only, not configuration); null: the environment variables
+    /// (<see cref="System.Net.Http.HttpClient.DefaultProxy"/>) when <see cref="MqttWebSocketOptions.UseProxy"/> is on.
+    /// </summary>
+    public System.Net.IWebProxy? WebSocketProxy { get; set; }
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
     public TimeSpan TlsHandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
     public TimeSpan ConnAckTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -105,7 +127,8 @@ public sealed class MqttClientOptions
     public TimeSpan DisconnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
     public MqttBackoffOptions Backoff { get; set; } = new();
 
-    internal int EffectivePort => Port != 0 ? Port : Tls.Enabled ? 8883 : 1883;
+    /// <summary>0 means 1883 / 8883 (TLS) over TCP, 80 / 443 (TLS) over WebSocket.</summary>
+    internal int EffectivePort => Port != 0 ? Port : WebSocket.Enabled ? (Tls.Enabled ? 443 : 80) : Tls.Enabled ? 8883 : 1883;
 
     /// <summary>One message per problem, each naming the full key and the allowed values.</summary>
     public IEnumerable<string> Validate(string section)
@@ -204,6 +227,11 @@ public sealed class MqttClientOptions
         if (Backoff.Jitter is < 0 or > 1)
         {
             yield return $"{p}Backoff:Jitter: must be 0..1 (got {Backoff.Jitter})";
+        }
+
+        if (WebSocket.Enabled && (string.IsNullOrEmpty(WebSocket.Path) || WebSocket.Path[0] != '/'))
+        {
+            yield return $"{p}WebSocket:Path: must start with '/' (got \"{WebSocket.Path}\")";
         }
 
         if (Tls.Enabled)

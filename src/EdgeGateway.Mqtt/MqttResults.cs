@@ -58,6 +58,8 @@ public enum ConnectOutcome
     ProtocolError,
     /// <summary>v5 Session Present=1 while we hold no session state ([MQTT-3.2.2-4]): closed; the next attempt uses Clean Start.</summary>
     SessionPresentWithoutState,
+    /// <summary>MQTT over WebSocket: the HTTP upgrade was refused (status, wrong path, no <c>mqtt</c> subprotocol, proxy).</summary>
+    WebSocketUpgradeFailed,
     Disposed,
 }
 

@@ -137,7 +137,7 @@ public sealed class MqttSinkOptions
 
     public string Host { get; set; } = "127.0.0.1";
 
-    /// <summary>0 = 1883, or 8883 with TLS.</summary>
+    /// <summary>0 = 1883, or 8883 with TLS (80 / 443 over WebSocket).</summary>
     public int Port { get; set; }
 
     /// <summary>Empty: <c>edgegw-{gateway_id}</c>.</summary>
@@ -156,6 +156,9 @@ public sealed class MqttSinkOptions
     public string? PasswordFile { get; set; }
 
     public MqttTlsOptions Tls { get; set; } = new();
+
+    /// <summary>MQTT over WebSocket (<c>mqtt+ws://</c>, <c>mqtt+wss://</c> with <see cref="Tls"/>); proxy from https_proxy / http_proxy.</summary>
+    public MqttWebSocketOptions WebSocket { get; set; } = new();
 
     /// <summary>Topic per record; <c>{gateway_id}</c>, <c>{stream}</c> and <c>{kind}</c> are replaced.</summary>
     public string TopicTemplate { get; set; } = "edge/{gateway_id}/{stream}";
@@ -271,6 +274,11 @@ public sealed class MqttSinkOptions
             {
                 yield return $"{section}:{name}: must be a positive time span (got {value})";
             }
+        }
+
+        if (WebSocket.Enabled && (string.IsNullOrEmpty(WebSocket.Path) || WebSocket.Path[0] != '/'))
+        {
+            yield return $"{section}:WebSocket:Path: must start with '/' (got \"{WebSocket.Path}\")";
         }
 
         if (Tls.Enabled && Tls.CaFile is { Length: > 0 } ca && !File.Exists(ca))

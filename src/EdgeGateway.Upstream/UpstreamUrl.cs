@@ -2,7 +2,8 @@ namespace EdgeGateway.Upstream;
 
 /// <summary>
 /// Turns <c>--upstream URL</c> arguments (repeatable) into configuration keys under <c>Upstream</c>, so a sink runs
-/// without a config file. Schemes: <c>mqtt://</c>, <c>mqtts://</c>, <c>ws://</c>, <c>wss://</c>. Credentials come from
+/// without a config file. Schemes: <c>mqtt://</c>, <c>mqtts://</c>, <c>mqtt+ws://host:port/path</c> and
+/// <c>mqtt+wss://</c> (MQTT over WebSocket), and <c>ws://</c>, <c>wss://</c> (the relay). Credentials come from
 /// the URL user-info (<c>mqtt://user:pass@host</c>, <c>wss://TOKEN@host/path</c>) or, when absent, from
 /// <see cref="UserNameVariable"/>, <see cref="PasswordVariable"/> and <see cref="TokenVariable"/>.
 /// </summary>
@@ -37,22 +38,29 @@ public static class UpstreamUrl
 
             if (!Uri.TryCreate(bare, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
             {
-                problems.Add($"--upstream {shown}: not an absolute URL with a host (expected mqtt://, mqtts://, ws:// or wss://)");
+                problems.Add($"--upstream {shown}: not an absolute URL with a host (expected mqtt://, mqtts://, mqtt+ws://, mqtt+wss://, ws:// or wss://)");
                 continue;
             }
 
             switch (uri.Scheme)
             {
-                case "mqtt" or "mqtts":
+                case "mqtt" or "mqtts" or "mqtt+ws" or "mqtt+wss":
                     if (mqttSeen)
                     {
-                        problems.Add($"--upstream {shown}: only one mqtt:// or mqtts:// URL may be given");
+                        problems.Add($"--upstream {shown}: only one mqtt://, mqtts://, mqtt+ws:// or mqtt+wss:// URL may be given");
                         continue;
                     }
 
-                    if (uri.AbsolutePath is not ("" or "/") || uri.Query.Length > 0 || uri.Fragment.Length > 0)
+                    var overWebSocket = uri.Scheme is "mqtt+ws" or "mqtt+wss";
+                    if (!overWebSocket && (uri.AbsolutePath is not ("" or "/") || uri.Query.Length > 0))
                     {
                         problems.Add($"--upstream {shown}: an MQTT URL has no path or query (topics are set by Upstream:Mqtt:TopicTemplate)");
+                        continue;
+                    }
+
+                    if (uri.Fragment.Length > 0)
+                    {
+                        problems.Add($"--upstream {shown}: an MQTT URL has no fragment (#...)");
                         continue;
                     }
 
@@ -61,7 +69,14 @@ public static class UpstreamUrl
                     config[m + "Enabled"] = "true";
                     config[m + "Host"] = uri.Host;
                     config[m + "Port"] = uri.Port > 0 ? uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) : "0";
-                    config[m + "Tls:Enabled"] = uri.Scheme == "mqtts" ? "true" : "false";
+                    config[m + "Tls:Enabled"] = uri.Scheme is "mqtts" or "mqtt+wss" ? "true" : "false";
+                    config[m + "WebSocket:Enabled"] = overWebSocket ? "true" : "false";
+                    if (overWebSocket)
+                    {
+                        // The path as written (still percent-encoded); "/" when the URL has none.
+                        config[m + "WebSocket:Path"] = uri.PathAndQuery;
+                    }
+
                     var u = user ?? env(UserNameVariable);
                     var p = password ?? (user is null ? env(PasswordVariable) : null);
                     if (!string.IsNullOrEmpty(u))
@@ -103,7 +118,7 @@ public static class UpstreamUrl
                     config[r + "Token"] = token;
                     break;
                 default:
-                    problems.Add($"--upstream {shown}: unsupported scheme '{uri.Scheme}' (expected mqtt, mqtts, ws or wss)");
+                    problems.Add($"--upstream {shown}: unsupported scheme '{uri.Scheme}' (expected mqtt, mqtts, mqtt+ws, mqtt+wss, ws or wss)");
                     break;
             }
         }

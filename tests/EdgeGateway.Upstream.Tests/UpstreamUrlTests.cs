@@ -39,6 +39,41 @@ public sealed class UpstreamUrlTests
     }
 
     [Fact]
+    public void Mqtt_over_websocket_urls_carry_the_path_tls_and_credentials()
+    {
+        var c = Parse(["mqtt+wss://gw:p%40ss@broker.example:443/mqtt?tenant=a"], out var errors);
+        Assert.Empty(errors);
+        Assert.Equal("true", c["Upstream:Mqtt:Enabled"]);
+        Assert.Equal("broker.example", c["Upstream:Mqtt:Host"]);
+        Assert.Equal("443", c["Upstream:Mqtt:Port"]);
+        Assert.Equal("true", c["Upstream:Mqtt:Tls:Enabled"]);
+        Assert.Equal("true", c["Upstream:Mqtt:WebSocket:Enabled"]);
+        Assert.Equal("/mqtt?tenant=a", c["Upstream:Mqtt:WebSocket:Path"]);
+        Assert.Equal("gw", c["Upstream:Mqtt:UserName"]);
+        Assert.Equal("p@ss", c["Upstream:Mqtt:Password"]);
+
+        var plain = Parse(["mqtt+ws://broker.example"], out errors);
+        Assert.Empty(errors);
+        Assert.Equal("0", plain["Upstream:Mqtt:Port"]);
+        Assert.Equal("false", plain["Upstream:Mqtt:Tls:Enabled"]);
+        Assert.Equal("/", plain["Upstream:Mqtt:WebSocket:Path"]);
+        Assert.Equal("false", Parse(["mqtts://b"], out _)["Upstream:Mqtt:WebSocket:Enabled"]);
+    }
+
+    [Fact]
+    public void Mqtt_over_websocket_urls_follow_the_redaction_rules()
+    {
+        Assert.Equal("mqtt+wss://***@broker:443/mqtt", UpstreamUrl.Redact("mqtt+wss://gw:Sup3r#Secret@broker:443/mqtt"));
+        Assert.True(UpstreamUrl.HasSecret("mqtt+wss://gw:s3cret@broker/mqtt"));
+        Assert.False(UpstreamUrl.HasSecret("mqtt+ws://gw@broker/mqtt"));
+        var c = Parse(["mqtt+wss://gw:Sup3r/Secret@broker/mqtt"], out var errors);
+        var error = Assert.Single(errors);
+        Assert.Contains("percent-encode", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Secret", error, StringComparison.Ordinal);
+        Assert.Empty(c);
+    }
+
+    [Fact]
     public void Percent_encoded_credentials_are_decoded()
     {
         var c = Parse(["mqtt://us%40er:p%3Ass@h"], out var errors);
@@ -119,6 +154,8 @@ public sealed class UpstreamUrlTests
     [InlineData("ws://host/relay", "no token")]
     [InlineData("ws://user:pw@host/relay", "only a token")]
     [InlineData("mqtt://host:99999", "not an absolute URL")]
+    [InlineData("mqtt+ws://host/mqtt#part", "no fragment")]
+    [InlineData("mqtt+tcp://host", "unsupported scheme 'mqtt+tcp'")]
     public void Bad_urls_are_reported_with_the_reason(string url, string reason)
     {
         var c = Parse([url], out var errors);
@@ -131,6 +168,8 @@ public sealed class UpstreamUrlTests
     public void Two_urls_of_one_kind_are_an_error()
     {
         Parse(["mqtt://a", "mqtts://b"], out var errors);
+        Assert.Contains("only one mqtt", Assert.Single(errors), StringComparison.Ordinal);
+        Parse(["mqtt+wss://a/mqtt", "mqtt://b"], out errors);
         Assert.Contains("only one mqtt", Assert.Single(errors), StringComparison.Ordinal);
     }
 
@@ -168,6 +207,8 @@ public sealed class UpstreamUrlTests
             ["Upstream:Mqtt:Enabled"] = "true",
             ["Upstream:Mqtt:TopicTemplate"] = "edge/#",
             ["Upstream:Mqtt:BatchRecords"] = "0",
+            ["Upstream:Mqtt:WebSocket:Enabled"] = "true",
+            ["Upstream:Mqtt:WebSocket:Path"] = "mqtt",
             ["Upstream:Relay:Enabled"] = "true",
             ["Upstream:Relay:Url"] = "http://x/",
         }).Build();
@@ -175,6 +216,7 @@ public sealed class UpstreamUrlTests
         Assert.Contains(e.Problems, p => p.StartsWith("Upstream:GatewayId:", StringComparison.Ordinal));
         Assert.Contains(e.Problems, p => p.StartsWith("Upstream:Mqtt:TopicTemplate:", StringComparison.Ordinal));
         Assert.Contains(e.Problems, p => p.StartsWith("Upstream:Mqtt:BatchRecords:", StringComparison.Ordinal));
+        Assert.Contains(e.Problems, p => p.StartsWith("Upstream:Mqtt:WebSocket:Path:", StringComparison.Ordinal));
         Assert.Contains(e.Problems, p => p.StartsWith("Upstream:Relay:Url:", StringComparison.Ordinal));
         Assert.Contains(e.Problems, p => p.StartsWith("Upstream:Relay:Token:", StringComparison.Ordinal));
     }

@@ -5,6 +5,7 @@ using System.Text;
 using EdgeGateway.Buffer;
 using EdgeGateway.Buffer.Upstream;
 using EdgeGateway.Mqtt;
+using EdgeGateway.Records;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
@@ -38,6 +39,8 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
     // acknowledged at once, not published (and dropped) again forever with a new dead-letter row each time.
     private readonly ConcurrentDictionary<(string Stream, long Sequence), byte> _deadLetteredKeys = new();
     private const int MaxRememberedDeadLetters = 100_000;
+    private readonly ConcurrentDictionary<(string Stream, RecordKind Kind), StreamHeader> _headers = new();
+    private const int MaxCachedHeaders = 4096;
     private string? _refusal;
     private ISinkAcknowledger? _acks;
     private long _connects;
@@ -80,6 +83,7 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
             UserName = options.UserName,
             Password = options.Password,
             Tls = options.Tls,
+            WebSocket = options.WebSocket,
             Backoff = options.Backoff,
             Will = _statusTopic is null ? null : new MqttWill { Topic = _statusTopic, Payload = Offline, Retain = true, Qos = MqttQualityOfService.AtLeastOnce },
         };
@@ -235,7 +239,7 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
             }
 
             i = j;
-            if (group.All(r => _held.ContainsKey(r.Sequence)))
+            if (AllHeld(group))
             {
                 continue; // still held by the client from before the reconnect: its PUBACK will acknowledge it
             }
@@ -249,11 +253,45 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
         }
     }
 
+    private bool AllHeld(BufferedRecord[] group)
+    {
+        foreach (var r in group)
+        {
+            if (!_held.ContainsKey(r.Sequence))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Topic and the constant user properties of one stream and kind, built once (a drain repeats them per record).</summary>
+    private sealed record StreamHeader(string Topic, MqttUserProperty Stream, MqttUserProperty Kind);
+
+    private StreamHeader HeaderFor(string stream, RecordKind recordKind)
+    {
+        if (_headers.TryGetValue((stream, recordKind), out var header))
+        {
+            return header;
+        }
+
+        if (_headers.Count >= MaxCachedHeaders)
+        {
+            _headers.Clear(); // bounded: streams come from configuration, this only guards against a runaway name set
+        }
+
+        var kind = RecordJson.KindName(recordKind);
+        header = new StreamHeader(TopicFor(stream, kind), new("stream", stream), new("kind", kind));
+        _headers[(stream, recordKind)] = header;
+        return header;
+    }
+
     private void Publish(BufferedRecord[] group, CancellationToken ct)
     {
         var first = group[0];
-        var kind = RecordJson.KindName(first.Kind);
-        var topic = TopicFor(first.Stream, kind);
+        var header = HeaderFor(first.Stream, first.Kind);
+        var topic = header.Topic;
         var payload = group.Length == 1 && _options.BatchRecords == 1
             ? RecordJson.Serialize(_gatewayId, first)
             : RecordJson.SerializeBatch(_gatewayId, group);
@@ -271,8 +309,8 @@ public sealed class MqttSink : IUpstreamSink, IUpstreamLinkState, IAsyncDisposab
             [
                 new("record_id", RecordJson.RecordId(_gatewayId, first.Sequence)),
                 new("seq", first.Sequence.ToString(CultureInfo.InvariantCulture)),
-                new("stream", first.Stream),
-                new("kind", kind),
+                header.Stream,
+                header.Kind,
             ];
             if (group.Length > 1 || _options.BatchRecords > 1)
             {
