@@ -27,6 +27,9 @@ public sealed class RabbitMq : IAsyncLifetime
 
     private int DistributionPort { get; } = FreePort.Tcp();
 
+    /// <summary>The node's own Erlang port mapper (epmd), so the test run never starts or leaves a shared one behind.</summary>
+    private int EpmdPort { get; } = FreePort.Tcp();
+
     /// <summary>How long the last start took (the Erlang VM and the node's boot; seconds on a busy machine).</summary>
     public TimeSpan LastStart { get; private set; }
 
@@ -68,6 +71,7 @@ public sealed class RabbitMq : IAsyncLifetime
         env["RABBITMQ_CONFIG_FILE"] = Path.Combine(Directory, "rabbitmq.conf");
         env["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(Directory, "enabled_plugins");
         env["RABBITMQ_PID_FILE"] = PidFile;
+        env["ERL_EPMD_PORT"] = EpmdPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var started = Stopwatch.StartNew();
         _process = Process.Start(psi) ?? throw new InvalidOperationException("rabbitmq-server did not start");
         _process.OutputDataReceived += (_, _) => { };
@@ -154,6 +158,23 @@ public sealed class RabbitMq : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await StopAsync();
+        // The VM started a port mapper on the private port; it outlives the node unless told to stop.
+        try
+        {
+            using var epmd = Process.Start(new ProcessStartInfo("epmd", ["-port", EpmdPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-kill"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            });
+            if (epmd is not null)
+            {
+                await epmd.WaitForExitAsync().WithTimeout();
+            }
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            // epmd comes with erlang-base, which rabbitmq-server depends on; nothing to stop without it.
+        }
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);
