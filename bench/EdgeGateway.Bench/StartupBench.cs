@@ -25,6 +25,7 @@ public static partial class StartupBench
         var ready = new List<double>();
         var selfReported = new List<double>();
         var exits = new List<double>();
+        var rss = new List<double>();
         var failures = new List<string>();
         // One unmeasured start first: the first start after a build pays for cold file caches.
         for (var i = -1; i < runs; i++)
@@ -52,8 +53,13 @@ public static partial class StartupBench
                 exits.Add(e);
             }
 
+            if (r.RssMb is { } m)
+            {
+                rss.Add(m);
+            }
+
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  run {i + 1}: READY=1 after {r.ReadyMs:0} ms (daemon says {r.SelfReportedMs:0} ms), exit {r.ExitMs:0} ms after SIGTERM (code {r.ExitCode})"));
+                $"  run {i + 1}: READY=1 after {r.ReadyMs:0} ms (daemon says {r.SelfReportedMs:0} ms), exit {r.ExitMs:0} ms after SIGTERM (code {r.ExitCode}), RSS {r.RssMb:0.0} MB"));
         }
 
         string Summary(List<double> v) => v.Count == 0 ? "n/a"
@@ -62,9 +68,31 @@ public static partial class StartupBench
             + (failures.Count > 0 ? $"; {failures.Count} failed: {string.Join(" | ", failures.Distinct())}" : ""));
         table.Add("  daemon's own log \"Sent READY=1 ... ms after process start\"", Summary(selfReported));
         table.Add("SIGTERM to process exit", Summary(exits));
+        table.Add($"idle RSS {IdleBeforeRss.TotalSeconds:0} s after READY=1 (VmRSS)", rss.Count == 0 ? "n/a"
+            : string.Create(CultureInfo.InvariantCulture, $"median {Stats.Percentile(rss, 0.5):0.0} MB, min {rss.Min():0.0} MB, max {rss.Max():0.0} MB (n={rss.Count})"));
+        if (!daemonDll.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+        {
+            table.Add("binary size", string.Create(CultureInfo.InvariantCulture, $"{new FileInfo(daemonDll).Length / 1048576.0:0.0} MB ({Path.GetFileName(daemonDll)})"));
+        }
     }
 
-    private sealed record Run(double ReadyMs, double? SelfReportedMs, double? ExitMs, int? ExitCode, string? Error);
+    private sealed record Run(double ReadyMs, double? SelfReportedMs, double? ExitMs, int? ExitCode, string? Error, double? RssMb = null);
+
+    /// <summary>How long the daemon idles (simulated drone and sensors streaming) after READY=1 before its RSS is read.</summary>
+    private static readonly TimeSpan IdleBeforeRss = TimeSpan.FromSeconds(3);
+
+    private static double? ResidentMegabytes(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            return line is null ? null : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
 
     private static async Task<Run> OnceAsync(string daemonDll, string simAddress)
     {
@@ -75,7 +103,9 @@ public static partial class StartupBench
         {
             using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
             notify.Bind(new UnixDomainSocketEndPoint(socketPath));
-            var psi = new ProcessStartInfo("dotnet")
+            // A .dll runs under the JIT (dotnet edge-gateway.dll); anything else is a published binary (NativeAOT, ReadyToRun).
+            var isDll = daemonDll.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
+            var psi = new ProcessStartInfo(isDll ? "dotnet" : daemonDll)
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -83,12 +113,17 @@ public static partial class StartupBench
             };
             foreach (var a in new[]
             {
-                daemonDll, "--simulate", "--urls", "http://127.0.0.1:0", "--Drones:CommandPort=0",
+                "--simulate", "--urls", "http://127.0.0.1:0", "--Drones:CommandPort=0",
                 $"--Drones:StatePort={RoundTripBench.FreeUdpPort()}", $"--Simulator:Address={simAddress}",
                 "--data-dir", Path.Combine(dir, "data"),
             })
             {
                 psi.ArgumentList.Add(a);
+            }
+
+            if (isDll)
+            {
+                psi.ArgumentList.Insert(0, daemonDll);
             }
 
             psi.Environment["NOTIFY_SOCKET"] = socketPath;
@@ -133,8 +168,10 @@ public static partial class StartupBench
                 }
             }
 
-            // Give the log line a moment to be flushed, then stop the daemon the way systemd does.
-            await Task.Delay(300).ConfigureAwait(false);
+            // Give the log line a moment to be flushed, let the daemon idle, read its resident set, then stop it the way
+            // systemd does.
+            await Task.Delay(IdleBeforeRss).ConfigureAwait(false);
+            var rssMb = ResidentMegabytes(process.Id);
             var term = Stopwatch.StartNew();
             _ = Kill(process.Id, 15);
             double? exitMs = null;
@@ -159,7 +196,7 @@ public static partial class StartupBench
 
             var m = ReadyLogLine().Match(log);
             double? self = m.Success ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : null;
-            return new Run(readyMs.Value, self, exitMs, process.HasExited ? process.ExitCode : null, null);
+            return new Run(readyMs.Value, self, exitMs, process.HasExited ? process.ExitCode : null, null, rssMb);
         }
         finally
         {

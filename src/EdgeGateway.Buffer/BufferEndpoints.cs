@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using EdgeGateway.Records;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -15,13 +14,6 @@ public static class BufferEndpoints
     public const int MaxLimit = 1000;
     public const int DefaultLimit = 100;
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DictionaryKeyPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
-
     public static IEndpointRouteBuilder MapBufferEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/api/buffer", (HttpContext ctx) =>
@@ -33,28 +25,19 @@ public static class BufferEndpoints
             }
 
             var s = buffer.GetStatus();
-            return Results.Json(new
-            {
-                success = true,
-                committed_sequence = s.CommittedSequence,
-                oldest_sequence = s.OldestSequence,
-                depth = s.RecordCount,
-                file_bytes = s.FileBytes,
-                max_bytes = s.MaxBytes,
-                intake_queued = s.IntakeQueued,
-                intake_dropped = s.IntakeDropped,
-                evicted = s.EvictedRecords,
-                oldest_unsent = s.OldestUnsent,
-                sinks = s.Sinks.Select(k => new
-                {
-                    name = k.Sink,
-                    cursor = k.Cursor,
-                    lag = k.LagSequences,
-                    backlog = k.BacklogRecords,
-                    oldest_unsent = k.OldestUnsent,
-                    connected = k.Connected,
-                }),
-            }, Json);
+            return Results.Json(new BufferStatusBody(
+                Success: true,
+                CommittedSequence: s.CommittedSequence,
+                OldestSequence: s.OldestSequence,
+                Depth: s.RecordCount,
+                FileBytes: s.FileBytes,
+                MaxBytes: s.MaxBytes,
+                IntakeQueued: s.IntakeQueued,
+                IntakeDropped: s.IntakeDropped,
+                Evicted: s.EvictedRecords,
+                OldestUnsent: s.OldestUnsent,
+                Sinks: [.. s.Sinks.Select(k => new SinkStatusBody(k.Sink, k.Cursor, k.LagSequences, k.BacklogRecords, k.OldestUnsent, k.Connected))]),
+                BufferJson.Context.BufferStatusBody);
         });
 
         endpoints.MapGet("/api/telemetry", (HttpContext ctx) =>
@@ -111,16 +94,15 @@ public static class BufferEndpoints
             }
 
             var page = ReadPage(buffer, stream, after, limit, everyMs);
-            return Results.Json(new
-            {
-                success = true,
-                stream,
-                after_seq = after,
-                count = page.Records.Count,
-                next_after_seq = page.LastScanned,
-                more = page.More,
-                records = page.Records.Select(ToJson),
-            }, Json);
+            return Results.Json(new TelemetryPageBody(
+                Success: true,
+                Stream: stream,
+                AfterSeq: after,
+                Count: page.Records.Count,
+                NextAfterSeq: page.LastScanned,
+                More: page.More,
+                Records: [.. page.Records.Select(ToJson)]),
+                BufferJson.Context.TelemetryPageBody);
         });
 
         return endpoints;
@@ -185,7 +167,7 @@ public static class BufferEndpoints
         }
     }
 
-    private static object ToJson(BufferedRecord r)
+    private static TelemetryRecordBody ToJson(BufferedRecord r)
     {
         JsonElement? payload = null;
         string? raw = null;
@@ -199,17 +181,15 @@ public static class BufferEndpoints
             raw = Convert.ToBase64String(r.Payload.Span);
         }
 
-        return new
-        {
-            seq = r.Sequence,
-            stream = r.Stream,
-            kind = KindName(r.Kind),
-            wall_clock = r.WallClock,
-            time_source = r.TimeSource switch { TimeSource.Gps => "gps", TimeSource.Ntp => "ntp", _ => "unsynced" },
-            monotonic_ts = r.MonotonicTimestamp,
-            payload,
-            payload_base64 = raw,
-        };
+        return new TelemetryRecordBody(
+            Seq: r.Sequence,
+            Stream: r.Stream,
+            Kind: KindName(r.Kind),
+            WallClock: r.WallClock,
+            TimeSource: r.TimeSource switch { TimeSource.Gps => "gps", TimeSource.Ntp => "ntp", _ => "unsynced" },
+            MonotonicTs: r.MonotonicTimestamp,
+            Payload: payload,
+            PayloadBase64: raw);
     }
 
     private static string KindName(RecordKind kind) => kind switch
@@ -223,5 +203,5 @@ public static class BufferEndpoints
     };
 
     private static IResult Error(int status, string message)
-        => Results.Json(new { success = false, error = message }, Json, statusCode: status);
+        => Results.Json(new BufferErrorBody(false, message), BufferJson.Context.BufferErrorBody, statusCode: status);
 }

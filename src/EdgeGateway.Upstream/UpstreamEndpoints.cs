@@ -18,8 +18,6 @@ public static class UpstreamEndpoints
     public const int MaxLimit = 1000;
     public const int DefaultLimit = 100;
 
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
     public static IEndpointRouteBuilder MapUpstreamEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet(DeadLettersPath, (HttpContext ctx) =>
@@ -53,24 +51,23 @@ public static class UpstreamEndpoints
             if (store is null)
             {
                 // No MQTT sink configured: nothing can be dead-lettered, which is an answer, not an error.
-                return Results.Json(new { success = true, count = 0L, evicted = 0L, max_rows = 0, entries = Array.Empty<object>() }, Json);
+                return Results.Json(new DeadLetterPageBody(true, 0, 0, 0, null, []), UpstreamJson.Default.DeadLetterPageBody);
             }
 
             var entries = store.Read(sink, after, limit);
-            return Results.Json(new
-            {
-                success = true,
-                count = store.CountFor(sink),
-                evicted = store.Evicted,
-                max_rows = store.MaxRows,
-                next_after_id = entries.Count > 0 ? entries[^1].Id : after,
-                entries = entries.Select(ToJson),
-            }, Json);
+            return Results.Json(new DeadLetterPageBody(
+                Success: true,
+                Count: store.CountFor(sink),
+                Evicted: store.Evicted,
+                MaxRows: store.MaxRows,
+                NextAfterId: entries.Count > 0 ? entries[^1].Id : after,
+                Entries: [.. entries.Select(ToJson)]),
+                UpstreamJson.Default.DeadLetterPageBody);
         });
         return endpoints;
     }
 
-    private static object ToJson(DeadLetterEntry e)
+    private static DeadLetterBody ToJson(DeadLetterEntry e)
     {
         JsonElement? payload = null;
         string? raw = null;
@@ -84,24 +81,22 @@ public static class UpstreamEndpoints
             raw = Convert.ToBase64String(e.Payload);
         }
 
-        return new
-        {
-            id = e.Id,
-            sink = e.Sink,
-            stream = e.Stream,
-            seq = e.Sequence,
-            kind = RecordJson.KindName(e.Kind),
-            record_time = e.RecordTime,
-            topic = e.Topic,
-            reason = e.Reason,
-            reason_code = e.ReasonCode,
-            detail = e.Detail,
-            dead_lettered_at = e.DeadLetteredAt,
-            payload,
-            payload_base64 = raw,
-        };
+        return new DeadLetterBody(
+            Id: e.Id,
+            Sink: e.Sink,
+            Stream: e.Stream,
+            Seq: e.Sequence,
+            Kind: RecordJson.KindName(e.Kind),
+            RecordTime: e.RecordTime,
+            Topic: e.Topic,
+            Reason: e.Reason,
+            ReasonCode: e.ReasonCode,
+            Detail: e.Detail,
+            DeadLetteredAt: e.DeadLetteredAt,
+            Payload: payload,
+            PayloadBase64: raw);
     }
 
     private static IResult Error(int status, string message)
-        => Results.Json(new { success = false, error = message }, Json, statusCode: status);
+        => Results.Json(new UpstreamErrorBody(false, message), UpstreamJson.Default.UpstreamErrorBody, statusCode: status);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using EdgeGateway.Buffer;
 using EdgeGateway.CommandLine;
@@ -218,7 +219,7 @@ public static class GatewayConfiguration
         return problems;
     }
 
-    private static void Check<T>(IConfiguration configuration, string section, List<string> problems)
+    private static void Check<[DynamicallyAccessedMembers(OptionsKeyTypes.Walked)] T>(IConfiguration configuration, string section, List<string> problems)
         where T : IValidatedOptions, new()
     {
         var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
@@ -258,13 +259,32 @@ public static class GatewayConfiguration
         }
     }
 
-    private static T? Bind<T>(Dictionary<string, string?> values, List<string> problems, string section)
+    /// <summary>
+    /// Binds through the configuration binding generator, which needs each options type named at the call (a generic
+    /// Bind&lt;T&gt; would fall back to the reflection binder, which the NativeAOT release does not have).
+    /// </summary>
+    private static void BindSection(IConfiguration configuration, IValidatedOptions options)
+    {
+        switch (options)
+        {
+            case HostingOptions o: configuration.Bind(o); break;
+            case DroneOptions o: configuration.Bind(o); break;
+            case BufferOptions o: configuration.Bind(o); break;
+            case LocalApiOptions o: configuration.Bind(o); break;
+            case SensorsOptions o: configuration.Bind(o); break;
+            case UpstreamOptions o: configuration.Bind(o); break;
+            case SimulatorOptions o: configuration.Bind(o); break;
+            default: throw new ArgumentException($"no binder for {options.GetType().Name}; add it here", nameof(options));
+        }
+    }
+
+    private static T? Bind<[DynamicallyAccessedMembers(OptionsKeyTypes.Walked)] T>(Dictionary<string, string?> values, List<string> problems, string section)
         where T : IValidatedOptions, new()
     {
         var options = new T();
         try
         {
-            new ConfigurationBuilder().AddInMemoryCollection(values).Build().Bind(options);
+            BindSection(new ConfigurationBuilder().AddInMemoryCollection(values).Build(), options);
             return options;
         }
         catch (InvalidOperationException ex)
@@ -279,7 +299,7 @@ public static class GatewayConfiguration
     /// What a key may be: the options' own rule (found by validating an extreme value of the key's type, so
     /// the range is stated once, in the options class), else the type's range or names.
     /// </summary>
-    private static string AllowedValues<T>(string section, Dictionary<string, string?> values, string key, string fullKey, Type type)
+    private static string AllowedValues<[DynamicallyAccessedMembers(OptionsKeyTypes.Walked)] T>(string section, Dictionary<string, string?> values, string key, string fullKey, Type type)
         where T : IValidatedOptions, new()
     {
         var fallback = "allowed: " + OptionsKeyTypes.Allowed(type);

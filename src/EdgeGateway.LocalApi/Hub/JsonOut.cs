@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace EdgeGateway.LocalApi.Hub;
 
@@ -32,9 +34,18 @@ internal static class JsonOut
             case bool b: w.WriteBooleanValue(b); break;
             case int i: w.WriteNumberValue(i); break;
             case long l: w.WriteNumberValue(l); break;
+            case uint u: w.WriteNumberValue(u); break;
+            case ulong u: w.WriteNumberValue(u); break;
+            case short s: w.WriteNumberValue(s); break;
+            case byte b: w.WriteNumberValue(b); break;
+            case decimal m: w.WriteNumberValue(m); break;
             case double d when double.IsFinite(d): w.WriteNumberValue(d); break;
-            case double: w.WriteNullValue(); break;
+            case float f when float.IsFinite(f): w.WriteNumberValue(f); break;
+            case double or float: w.WriteNullValue(); break;
+            case DateTimeOffset t: w.WriteStringValue(t); break;
+            case DateTime t: w.WriteStringValue(t); break;
             case JsonElement e: e.WriteTo(w); break;
+            case JsonNode n: n.WriteTo(w); break;
             case IReadOnlyDictionary<string, object?> dict:
                 w.WriteStartObject();
                 foreach (var (k, v) in dict)
@@ -44,7 +55,18 @@ internal static class JsonOut
 
                 w.WriteEndObject();
                 break;
-            default: JsonSerializer.Serialize(w, value, value.GetType()); break;
+            case IEnumerable<object?> list:
+                w.WriteStartArray();
+                foreach (var item in list)
+                {
+                    WriteValue(w, item);
+                }
+
+                w.WriteEndArray();
+                break;
+            // Known shapes only: reflection-based serialization does not exist in the NativeAOT release.
+            case IFormattable f: w.WriteStringValue(f.ToString(null, CultureInfo.InvariantCulture)); break;
+            default: w.WriteStringValue(value.ToString()); break;
         }
     }
 

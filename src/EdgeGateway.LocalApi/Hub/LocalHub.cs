@@ -57,7 +57,7 @@ internal sealed class LocalHub : ILocalHub, IHealthReporter, IDisposable
     public void Publish(string channel, string? sourceId, JsonObject message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        PublishUtf8(channel, sourceId, JsonSerializer.SerializeToUtf8Bytes(message));
+        PublishUtf8(channel, sourceId, JsonOut.Build(w => message.WriteTo(w)));
     }
 
     public void PublishUtf8(string channel, string? sourceId, ReadOnlyMemory<byte> utf8Message)

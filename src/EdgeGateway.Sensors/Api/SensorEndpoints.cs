@@ -38,8 +38,17 @@ public static class SensorEndpoints
             context.Response.ContentType = "application/json; charset=utf-8";
             if (registry.Find(id) is not { } s)
             {
+                // Written by hand like the list above: no reflection (NativeAOT), and no anonymous type to describe.
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
-                await context.Response.WriteAsJsonAsync(new { success = false, error = $"no sensor with id '{id}'" }, context.RequestAborted).ConfigureAwait(false);
+                await using (var writer = new Utf8JsonWriter(context.Response.BodyWriter))
+                {
+                    writer.WriteStartObject();
+                    writer.WriteBoolean("success", false);
+                    writer.WriteString("error", $"no sensor with id '{id}'");
+                    writer.WriteEndObject();
+                    await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+                }
+
                 return;
             }
 
