@@ -124,6 +124,12 @@ if [ "$flavour" = r2r ]; then
 fi
 # Only what a device needs: no symbols, no web-asset manifests, no simulator launcher stub.
 rm -f "$out"/*.pdb "$out"/*.dbg "$out"/*.staticwebassets.endpoints.json "$out"/EdgeGateway.Simulator.runtimeconfig.json
+# System.IO.Ports comes in only as a dependency of Iot.Device.Bindings (its serial-attached devices, which the gateway
+# does not use; our serial port is SerialPortStream). NativeAOT trims its managed code away but still copies its
+# native shim: nothing here can call it.
+if [ "$flavour" = aot ]; then
+  rm -f "$out"/libSystem.IO.Ports.Native.so
+fi
 cp config/appsettings.json "$out/appsettings.json"
 cp systemd/edge-gateway.service systemd/install.sh README.md "$out/"
 # The unit denies writable executable memory; a JIT or ReadyToRun build needs the drop-in that allows it.
