@@ -10,6 +10,23 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 src="${BENCH_MOSQ_C:-$repo/../shared/bench/bench_mosq.c}"
+# The peers it measures against: installed here when root (Debian), otherwise the exact command.
+missing=()
+for entry in mosquitto:mosquitto gcc:gcc strace:strace /usr/include/mosquitto.h:libmosquitto-dev; do
+  what="${entry%%:*}"; pkg="${entry##*:}"
+  if [[ "$what" == /* ]]; then [ -e "$what" ] || missing+=("$pkg")
+  elif ! command -v "$what" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$what" ]; then missing+=("$pkg"); fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "run-card-bench.sh: installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "run-card-bench.sh: needs ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 3
+  fi
+fi
+export PATH="$PATH:/usr/sbin"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 mosq=()
