@@ -45,8 +45,21 @@ install -d -m 0755 "$root/DEBIAN" "$root/usr/lib/edge-gateway" "$root/etc/edge-g
   "$root/etc/avahi/services" "$root/usr/share/doc/edge-gateway"
 
 install -m 0755 "$pub/edge-gateway" "$root/usr/lib/edge-gateway/edge-gateway"
+# Native libraries beside a NativeAOT binary (libe_sqlite3.so) come unstripped from their NuGet packages; Debian
+# policy (and lintian) want shared objects stripped the way dh_strip does it, with the binutils for their architecture.
+case "$arch" in
+  amd64) strip_tool=x86_64-linux-gnu-strip; strip_pkg=binutils-x86-64-linux-gnu ;;
+  arm64) strip_tool=aarch64-linux-gnu-strip; strip_pkg=binutils-aarch64-linux-gnu ;;
+  armhf) strip_tool=arm-linux-gnueabihf-strip; strip_pkg=binutils-arm-linux-gnueabihf ;;
+esac
 for lib in "$pub"/*.so; do
-  [ -e "$lib" ] && install -m 0644 "$lib" "$root/usr/lib/edge-gateway/"
+  [ -e "$lib" ] || continue
+  if ! command -v "$strip_tool" >/dev/null; then
+    echo "build-deb.sh: $strip_tool is missing to strip $(basename "$lib") (apt-get install -y $strip_pkg)" >&2
+    exit 3
+  fi
+  install -m 0644 "$lib" "$root/usr/lib/edge-gateway/"
+  "$strip_tool" --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/lib/edge-gateway/$(basename "$lib")"
 done
 install -m 0644 config/appsettings.json "$root/etc/edge-gateway/appsettings.json"
 install -m 0644 systemd/edge-gateway.service "$root/lib/systemd/system/edge-gateway.service"
